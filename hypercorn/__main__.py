@@ -1,0 +1,13 @@
+"""``python -m hypercorn`` and the ``hypercorn`` console script."""
+
+import sys
+
+from .cli import main as _main
+
+
+def main() -> None:
+    sys.exit(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""One accepted connection: the asyncio side of the protocol layer's ConnectionIO."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any, cast
+
+from ..protocol.http11 import H1Connection
+
+if TYPE_CHECKING:
+    from .server import Server
+
+__all__ = ["ConnectionProtocol"]
+
+
+class FutureWaiter:
+    """A :class:`~hypercorn.protocol.interface.Waiter` on an asyncio future."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._future: asyncio.Future[None] = loop.create_future()
+
+    def wake(self) -> None:
+        if not self._future.done():
+            self._future.set_result(None)
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._future.__await__()
+
+
+def _address(value: Any) -> tuple[str, int] | None:
+    # IPv6 peer names are 4-tuples; ASGI wants (host, port).
+    if isinstance(value, tuple) and len(value) >= 2:
+        return (str(value[0]), int(value[1]))
+    return None
+
+
+class ConnectionProtocol(asyncio.Protocol):
+    """Callbacks from the event loop in, ConnectionIO calls out. Knows nothing of HTTP."""
+
+    __slots__ = ("_loop", "_server", "protocol", "transport", "write")
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._loop = server.loop
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        #: ConnectionIO.write is the transport's own method: no extra frame per write.
+        self.write = transport.write
+        sock = transport.get_extra_info("socket")
+        family = sock.family if sock is not None else None
+        client = _address(transport.get_extra_info("peername"))
+        server: tuple[str, int | None] | None
+        if family == socket.AF_UNIX:
+            server = (str(transport.get_extra_info("sockname") or ""), None)
+        else:
+            server = _address(transport.get_extra_info("sockname"))
+        scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"
+        self.protocol = H1Connection(
+            self, self._server.ctx, client=client, server=server, scheme=scheme
+        )
+        self._server.connection_opened(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.data_received(data)
+
+    def eof_received(self) -> bool:
+        return self.protocol.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.protocol.connection_lost()
+        self._server.connection_closed(self)
+
+    def pause_writing(self) -> None:
+        self.protocol.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.protocol.resume_writing()
+
+    # --- ConnectionIO --------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def abort(self) -> None:
+        self.transport.abort()
+
+    def shutdown_write(self) -> bool:
+        transport = self.transport
+        if transport.is_closing() or not transport.can_write_eof():
+            return False
+        transport.write_eof()
+        return True
+
+    def pause_reading(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def start_app(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self._server.start_task(coroutine)
+
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        self._loop.call_soon(callback)
+
+    def create_waiter(self) -> FutureWaiter:
+        return FutureWaiter(self._loop)

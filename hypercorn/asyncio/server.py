@@ -1,0 +1,258 @@
+"""The asyncio server: listening sockets, connections, the tick, lifespan and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from ..app_wrappers import wrap_app
+from ..config import Config
+from ..logs import AccessLogger, error_logger
+from ..protocol.context import LINGER_SECONDS, ServerContext
+from ..protocol.http_stream import register_default_header
+from ..sockets import Bind, create_socket, create_ssl_context, parse_bind
+from .connection import ConnectionProtocol
+from .lifespan import Lifespan
+
+__all__ = ["Server", "serve"]
+
+
+def resolve_http_parser(choice: str) -> str:
+    """``auto`` means httptools when it is importable, else h11."""
+    if choice != "auto":
+        return choice
+    try:
+        import httptools  # noqa: F401
+    except ImportError:  # pragma: no cover - httptools is a dependency
+        return "h11"
+    return "httptools"
+
+
+class Server:
+    """One server process's listeners and connections, on the running event loop.
+
+    ``await startup()`` binds (unless ``sockets`` are given), runs lifespan startup and
+    starts accepting; :attr:`addresses` then holds what was actually bound, so port 0 works.
+    ``await shutdown()`` is the graceful stop: stop accepting, close idle connections, let
+    in-flight requests finish within ``graceful_timeout``, then run lifespan shutdown.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        config: Config,
+        *,
+        sockets: list[socket.socket] | None = None,
+        access_log: AccessLogger | None = None,
+    ) -> None:
+        self.config = config
+        self.app = wrap_app(app)
+        self.ctx = ServerContext(
+            config,
+            self.app,
+            http_parser=resolve_http_parser(config.http),
+            access_log=access_log,
+        )
+        for name in self.ctx.default_header_names:
+            register_default_header(name)
+        self._given_sockets = sockets
+        self.sockets: list[socket.socket] = []
+        self._binds: list[Bind] = []
+        self._listeners: list[asyncio.Server] = []
+        self._connections: set[ConnectionProtocol] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._all_closed: asyncio.Future[None] | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._lifespan: Lifespan | None = None
+        self._forced = False
+        self._stopped = False
+        timeouts = [
+            config.keep_alive_timeout,
+            config.request_head_timeout,
+            config.request_body_timeout,
+            config.request_body_min_rate_grace,
+            LINGER_SECONDS,
+        ]
+        # A quarter of the shortest timeout, so deadlines are met to within 25%, but never
+        # more often than 20 times a second.
+        self._tick_interval = min(1.0, max(0.05, min(t for t in timeouts if t > 0) / 4))
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Bind, run lifespan startup, start accepting. Raises on any failure, unbound."""
+        self.loop = asyncio.get_running_loop()
+        self.ctx.now = self.loop.time()
+        ssl_context = create_ssl_context(self.config, ["http/1.1"])
+        if self._given_sockets is not None:
+            self.sockets = list(self._given_sockets)
+        else:
+            try:
+                for text in self.config.bind:
+                    bind = parse_bind(text)
+                    self.sockets.append(create_socket(bind, self.config.backlog))
+                    self._binds.append(bind)
+            except BaseException:
+                self._close_sockets()
+                raise
+        self._lifespan = Lifespan(self.app, self.config.lifespan, error_logger, self.loop)
+        try:
+            await self._lifespan.startup(self.config.startup_timeout)
+        except BaseException:
+            self._close_sockets()
+            raise
+        if self._lifespan.supported:
+            self.ctx.lifespan_state = self._lifespan.state
+        self._tick()
+        for sock in self.sockets:
+            listener = await self.loop.create_server(
+                lambda: ConnectionProtocol(self),
+                sock=sock,
+                ssl=ssl_context,
+                backlog=self.config.backlog,
+            )
+            self._listeners.append(listener)
+        scheme = "https" if ssl_context is not None else "http"
+        for address in self.urls(scheme):
+            error_logger.info("Running on %s (CTRL + C to quit)", address)
+
+    @property
+    def addresses(self) -> list[Any]:
+        """The bound addresses: ``(host, port)`` for TCP, the path for Unix sockets."""
+        found = []
+        for sock in self.sockets:
+            name = sock.getsockname()
+            found.append(name[:2] if isinstance(name, tuple) else name)
+        return found
+
+    def urls(self, scheme: str = "http") -> list[str]:
+        urls = []
+        for address in self.addresses:
+            if isinstance(address, tuple):
+                host, port = address
+                host = f"[{host}]" if ":" in host else host
+                urls.append(f"{scheme}://{host}:{port}")
+            else:
+                urls.append(f"unix:{address}")
+        return urls
+
+    async def shutdown(self) -> None:
+        """Stop gracefully (see the class docstring). Raises LifespanFailure from the app."""
+        if self._stopped:
+            return
+        self._stopped = True
+        loop = self.loop
+        deadline = loop.time() + self.config.graceful_timeout
+        self.ctx.shutting_down = True
+        for listener in self._listeners:
+            listener.close()
+        for connection in list(self._connections):
+            connection.protocol.shutdown()
+        if self._connections and not self._forced:
+            self._all_closed = loop.create_future()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.shield(self._all_closed), max(0.0, deadline - loop.time())
+                )
+        if self._connections:
+            if not self._forced:
+                error_logger.warning(
+                    "Graceful timeout: closing %d connection(s) still in use",
+                    len(self._connections),
+                )
+            for connection in list(self._connections):
+                connection.abort()
+        if self._tasks and not self._forced:
+            # Apps may still be working after their responses (background tasks).
+            await asyncio.wait(list(self._tasks), timeout=max(0.0, deadline - loop.time()))
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1.0)
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        self._close_sockets()
+        if self._lifespan is not None and not self._forced:
+            await self._lifespan.shutdown(self.config.shutdown_timeout)
+
+    @property
+    def forced(self) -> bool:
+        """Whether :meth:`force_shutdown` cut the graceful stop short."""
+        return self._forced
+
+    def force_shutdown(self) -> None:
+        """Cut every connection and app now (a second signal); shutdown() then returns fast."""
+        self._forced = True
+        self.ctx.shutting_down = True
+        for connection in list(self._connections):
+            connection.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._all_closed is not None and not self._all_closed.done():
+            self._all_closed.set_result(None)
+
+    def _close_sockets(self) -> None:
+        for listener in self._listeners:
+            listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+        for bind in self._binds:
+            if bind.kind == "unix":
+                with contextlib.suppress(OSError):
+                    os.unlink(bind.path)
+        self._binds = []
+
+    # --- what connections tell the server ------------------------------------------------
+
+    def connection_opened(self, connection: ConnectionProtocol) -> None:
+        self._connections.add(connection)
+        if self.ctx.shutting_down:
+            connection.protocol.shutdown()
+
+    def connection_closed(self, connection: ConnectionProtocol) -> None:
+        self._connections.discard(connection)
+        waiter = self._all_closed
+        if not self._connections and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def start_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _tick(self) -> None:
+        loop = self.loop
+        now = loop.time()
+        ctx = self.ctx
+        ctx.now = now
+        ctx.update_date(time.time())
+        expired = [c for c in self._connections if c.protocol.deadline <= now]
+        for connection in expired:
+            connection.protocol.on_deadline(now)
+        self._tick_handle = loop.call_at(now + self._tick_interval, self._tick)
+
+
+async def serve(
+    app: Any,
+    config: Config,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
+    access_log: AccessLogger | None = None,
+) -> None:
+    """Serve ``app`` until ``shutdown_trigger`` returns (forever if None), then stop gracefully."""
+    server = Server(app, config, access_log=access_log)
+    await server.startup()
+    try:
+        if shutdown_trigger is None:
+            await asyncio.get_running_loop().create_future()
+        else:
+            await shutdown_trigger()
+    finally:
+        await server.shutdown()

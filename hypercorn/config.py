@@ -1,0 +1,452 @@
+"""Every server option, its default and its one-line description, in one place.
+
+:class:`Config` is the single source: the command line (:mod:`hypercorn.cli`), TOML files,
+Python files and modules all feed it, and the option reference in ``docs/`` is generated from
+it (``python -m hypercorn.config``). Unlike the Hypercorn of old, an unknown key or a value of
+the wrong type is an error that names the key, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import os
+import runpy
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["Config", "ConfigError", "OptionInfo", "load_config", "options"]
+
+
+class ConfigError(ValueError):
+    """A configuration source named an unknown option or gave one a value of the wrong type."""
+
+
+def _option(
+    default: Any,
+    doc: str,
+    *,
+    section: str,
+    flags: tuple[str, ...] = (),
+    metavar: str | None = None,
+    cli: bool = True,
+) -> Any:
+    metadata = {"doc": doc, "section": section, "flags": flags, "metavar": metavar, "cli": cli}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+_ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(D)s'
+
+Worker = Literal["auto", "asyncio", "uvloop"]
+Parser = Literal["auto", "httptools", "h11"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+LifespanMode = Literal["auto", "on", "off"]
+
+
+@dataclass(slots=True)
+class Config:
+    """Server configuration. Build one in code, or load one with :func:`load_config`."""
+
+    # --- serving -------------------------------------------------------------------------
+    bind: list[str] = _option(
+        ["127.0.0.1:8000"],
+        "Addresses to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N. Repeatable.",
+        section="Serving",
+        flags=("-b", "--bind"),
+        metavar="ADDRESS",
+    )
+    workers: int = _option(
+        1,
+        "Number of worker processes (more than one arrives with the process supervisor).",
+        section="Serving",
+        flags=("-w", "--workers"),
+    )
+    worker_class: Worker = _option(
+        "auto",
+        "Event loop: asyncio, uvloop, or auto (uvloop when it is installed).",
+        section="Serving",
+        flags=("-k", "--worker-class"),
+    )
+    http: Parser = _option(
+        "auto",
+        "HTTP/1.1 parser: httptools (llhttp, fast), h11 (pure Python), or auto (httptools"
+        " when installed).",
+        section="Serving",
+    )
+    backlog: int = _option(
+        2048, "Length of the queue of connections waiting to be accepted.", section="Serving"
+    )
+    root_path: str = _option(
+        "",
+        "The path prefix the app is mounted under (ASGI root_path); prepended to the path.",
+        section="Serving",
+    )
+    pid_path: str | None = _option(
+        None,
+        "Write the server's process id to this file while it runs.",
+        section="Serving",
+        flags=("--pid",),
+        metavar="PATH",
+    )
+    debug: bool = _option(False, "Enable asyncio debug mode and debug logging.", section="Serving")
+
+    # --- TLS -----------------------------------------------------------------------------
+    certfile: str | None = _option(
+        None, "PEM certificate chain; setting it serves TLS on every bind.", section="TLS"
+    )
+    keyfile: str | None = _option(
+        None,
+        "PEM private key for certfile (when the chain file does not hold it).",
+        section="TLS",
+    )
+    ca_certs: str | None = _option(
+        None, "PEM bundle of CAs that client certificates are checked against.", section="TLS"
+    )
+
+    # --- lifecycle -----------------------------------------------------------------------
+    lifespan: LifespanMode = _option(
+        "auto",
+        "ASGI lifespan: auto (use it if the app supports it), on (require it), or off.",
+        section="Lifecycle",
+    )
+    startup_timeout: float = _option(
+        60.0, "Seconds the app's lifespan startup may take.", section="Lifecycle"
+    )
+    shutdown_timeout: float = _option(
+        60.0, "Seconds the app's lifespan shutdown may take.", section="Lifecycle"
+    )
+    graceful_timeout: float = _option(
+        10.0,
+        "Seconds in-flight requests get to finish after SIGTERM/SIGINT before they are cut.",
+        section="Lifecycle",
+    )
+
+    # --- HTTP ----------------------------------------------------------------------------
+    keep_alive_timeout: float = _option(
+        5.0,
+        "Seconds an idle keep-alive connection is kept open.",
+        section="HTTP",
+        flags=("--keep-alive",),
+        metavar="SECONDS",
+    )
+    request_head_timeout: float = _option(
+        10.0,
+        "Seconds a client has to send a complete request head, from its first byte (or from"
+        " connecting); a client trickling headers is answered 408 and closed.",
+        section="HTTP",
+    )
+    request_body_timeout: float = _option(
+        30.0,
+        "Seconds the server waits for the next piece of a request body it is reading.",
+        section="HTTP",
+    )
+    request_body_min_rate: float = _option(
+        240.0,
+        "Bytes per second a request body must average while the server reads it (0 turns"
+        " the check off); Kestrel's default.",
+        section="HTTP",
+    )
+    request_body_min_rate_grace: float = _option(
+        5.0,
+        "Seconds of body reading before request_body_min_rate is enforced.",
+        section="HTTP",
+    )
+    request_body_buffer: int = _option(
+        65536,
+        "Bytes of request body buffered for the app before the server stops reading.",
+        section="HTTP",
+    )
+    max_request_line_size: int = _option(
+        8192,
+        "Longest request line accepted, in bytes (longer gets 414); nginx's default buffer.",
+        section="HTTP",
+    )
+    max_header_size: int = _option(
+        32768,
+        "Largest header section accepted, names plus values in bytes (larger gets 431).",
+        section="HTTP",
+    )
+    max_header_count: int = _option(
+        100,
+        "Most header fields accepted in one request (more gets 431); Apache's default.",
+        section="HTTP",
+    )
+    server_header: str = _option(
+        "hypercorn",
+        "Value of the Server response header; empty to send none.",
+        section="HTTP",
+    )
+    date_header: bool = _option(
+        True, "Send a Date header on every response (RFC 9110 §6.6.1).", section="HTTP"
+    )
+    response_headers: list[str] = _option(
+        [],
+        "Extra 'Name: value' headers added to every response. Repeatable.",
+        section="HTTP",
+        flags=("--header",),
+        metavar="'NAME: VALUE'",
+    )
+
+    # --- logging -------------------------------------------------------------------------
+    log_level: LogLevel = _option("info", "Level of the error log.", section="Logging")
+    error_logfile: str | None = _option(
+        "-",
+        "Where the error log goes: a path, or '-' for stderr.",
+        section="Logging",
+        metavar="PATH",
+    )
+    access_logfile: str | None = _option(
+        None,
+        "Where the access log goes: a path, or '-' for stdout. Off when unset.",
+        section="Logging",
+        metavar="PATH",
+    )
+    access_log_format: str = _option(
+        _ACCESS_LOG_FORMAT,
+        "Access log line, in Gunicorn-style atoms (see the logging docs).",
+        section="Logging",
+        metavar="FORMAT",
+    )
+
+    def __post_init__(self) -> None:
+        for name, info in _OPTIONS.items():
+            setattr(self, name, _coerce(name, getattr(self, name), info))
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied and validated."""
+        _check_keys(changes, "keyword arguments")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any], source: str = "mapping") -> Config:
+        """Build from a mapping of option names to values, naming ``source`` in errors."""
+        _check_keys(mapping, source)
+        try:
+            return cls(**mapping)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> Config:
+        """Load a TOML file whose top-level keys are option names."""
+        try:
+            with open(path, "rb") as file:
+                data = tomllib.load(file)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read config file {os.fspath(path)}: {exc.strerror}"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{os.fspath(path)} is not valid TOML: {exc}") from None
+        return cls.from_mapping(data, os.fspath(path))
+
+    @classmethod
+    def from_pyfile(cls, path: str | os.PathLike[str]) -> Config:
+        """Run a Python file and read its module-level option assignments."""
+        if not os.path.isfile(path):
+            raise ConfigError(f"config file {os.fspath(path)} does not exist")
+        namespace = runpy.run_path(os.fspath(path))
+        return cls.from_mapping(_public_values(namespace), os.fspath(path))
+
+    @classmethod
+    def from_module(cls, name: str) -> Config:
+        """Import module ``name`` and read its module-level option assignments."""
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name or (exc.name and name.startswith(exc.name + ".")):
+                raise ConfigError(f"config module {name!r} not found") from None
+            raise
+        return cls.from_mapping(_public_values(vars(module)), f"module {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class OptionInfo:
+    """One option's metadata, as the CLI and the generated reference see it."""
+
+    name: str
+    type: Any
+    default: Any
+    doc: str
+    section: str
+    flags: tuple[str, ...]
+    metavar: str | None
+    cli: bool
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        base = _strip_optional(self.type)
+        if get_origin(base) is Literal:
+            return tuple(get_args(base))
+        return None
+
+    @property
+    def type_name(self) -> str:
+        base = _strip_optional(self.type)
+        optional = base is not self.type
+        if get_origin(base) is Literal:
+            name = " | ".join(repr(choice) for choice in get_args(base))
+        elif get_origin(base) is list:
+            name = "list of str"
+        else:
+            name = base.__name__
+        return f"{name} | None" if optional else name
+
+
+def _collect_options() -> dict[str, OptionInfo]:
+    hints = get_type_hints(Config)
+    found = {}
+    for item in dataclasses.fields(Config):
+        if item.default is not dataclasses.MISSING:
+            default = item.default
+        else:
+            default = item.default_factory()  # type: ignore[operator]
+        meta = item.metadata
+        flags = meta["flags"] or ("--" + item.name.replace("_", "-"),)
+        found[item.name] = OptionInfo(
+            item.name,
+            hints[item.name],
+            default,
+            meta["doc"],
+            meta["section"],
+            flags,
+            meta["metavar"],
+            meta["cli"],
+        )
+    return found
+
+
+def options() -> dict[str, OptionInfo]:
+    """Every option in definition order."""
+    return dict(_OPTIONS)
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _coerce(name: str, value: Any, info: OptionInfo) -> Any:
+    base = _strip_optional(info.type)
+    if value is None and base is not info.type:
+        return None
+    origin = get_origin(base)
+    if origin is Literal:
+        if value not in get_args(base):
+            choices = ", ".join(repr(choice) for choice in get_args(base))
+            raise ConfigError(f"{name}: expected one of {choices}, got {value!r}")
+        return value
+    if origin is list:
+        if isinstance(value, str):
+            return [value]  # `bind = "0.0.0.0:80"` means the obvious thing
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name}: expected a list of strings, got {_describe(value)}")
+        return list(value)
+    if base is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {_describe(value)}")
+        return value
+    if base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}: expected an integer, got {_describe(value)}")
+        if value < 0:
+            raise ConfigError(f"{name}: must not be negative, got {value}")
+        return value
+    if base is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name}: expected a number, got {_describe(value)}")
+        if value < 0:
+            raise ConfigError(f"{name}: must not be negative, got {value}")
+        return float(value)
+    if base is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {_describe(value)}")
+        return value
+    raise TypeError(f"option {name} has an unsupported type {info.type!r}")  # pragma: no cover
+
+
+def _check_keys(mapping: Iterable[str], source: str) -> None:
+    for key in mapping:
+        if key not in _OPTIONS:
+            close = difflib.get_close_matches(key, list(_OPTIONS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{source}: unknown option {key!r}{hint}")
+
+
+def _public_values(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    # A Python config file may import modules and define helpers; only plain values are
+    # options, and every plain public name must be one.
+    return {
+        key: value
+        for key, value in namespace.items()
+        if not key.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and not callable(value)
+    }
+
+
+def load_config(spec: str) -> Config:
+    """Load ``path.toml``, ``file:path.py`` or ``python:module``."""
+    if spec.startswith("python:"):
+        return Config.from_module(spec[len("python:") :])
+    if spec.startswith("file:"):
+        return Config.from_pyfile(spec[len("file:") :])
+    if spec.endswith(".py"):
+        return Config.from_pyfile(spec)
+    return Config.from_toml(spec)
+
+
+_OPTIONS = _collect_options()
+
+
+def reference_markdown() -> str:
+    """The option reference page, generated from the definitions above."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated by `python -m hypercorn.config`; edit hypercorn/config.py instead. -->",
+        "",
+        "Every option can be set on the command line, in a TOML file (`-c hypercorn.toml`),",
+        "in a Python file (`-c file:conf.py`) or module (`-c python:mod`), or in code",
+        "(`Config(keep_alive_timeout=10)`). Flags win over the file; an unknown option or a",
+        "value of the wrong type stops the server with an error naming the option.",
+        "",
+    ]
+    sections: dict[str, list[OptionInfo]] = {}
+    for info in _OPTIONS.values():
+        sections.setdefault(info.section, []).append(info)
+    for section, infos in sections.items():
+        lines += [
+            f"## {section}",
+            "",
+            "| option | flag | type | default | description |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for info in infos:
+            flags = ", ".join(f"`{flag}`" for flag in info.flags) if info.cli else ""
+            cells = [f"`{info.name}`", flags, info.type_name, f"`{info.default!r}`", info.doc]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(reference_markdown())

@@ -1,0 +1,200 @@
+"""Error and access logging.
+
+The error log is the ``hypercorn.error`` logger; the access log is ``hypercorn.access``, off
+unless ``access_logfile`` is set, and costs nothing per request when off. Access lines use
+Gunicorn's atoms (``%(h)s %(r)s %(s)s ...``); every text atom is escaped so a client cannot
+write control characters, quotes or fake log lines into the log through its request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any, TextIO
+
+from .config import Config
+
+__all__ = ["AccessLogger", "configure_logging", "error_logger", "escape_log_text"]
+
+error_logger = logging.getLogger("hypercorn.error")
+_access_logger = logging.getLogger("hypercorn.access")
+
+# Bytes 0x00-0x1f and 0x7f become \xNN; the quote and backslash are escaped so a quoted atom
+# cannot be closed early. Mapping on str keeps this one C-level translate call per atom.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+_ESCAPES[ord('"')] = '\\"'
+_ESCAPES[ord("\\")] = "\\\\"
+
+
+def escape_log_text(text: str) -> str:
+    return text.translate(_ESCAPES)
+
+
+def _decode(raw: bytes) -> str:
+    return escape_log_text(raw.decode("latin-1"))
+
+
+_HEADER_ATOM = re.compile(r"\{([^}]+)\}([ioe])")
+
+
+class _Atoms(Mapping[str, Any]):
+    """The atoms of one access-log line, computed only when the format asks for them."""
+
+    __slots__ = ("_duration", "_response_headers", "_scope", "_sent", "_status")
+
+    def __init__(
+        self,
+        scope: Mapping[str, Any],
+        status: int,
+        response_headers: Iterable[tuple[bytes, bytes]],
+        sent: int,
+        duration: float,
+    ) -> None:
+        self._scope = scope
+        self._status = status
+        self._response_headers = response_headers
+        self._sent = sent
+        self._duration = duration
+
+    def _request_header(self, name: str) -> str:
+        wanted = name.lower().encode("latin-1")
+        values = [value for key, value in self._scope.get("headers", ()) if key == wanted]
+        return _decode(b",".join(values)) if values else "-"
+
+    def __getitem__(self, key: str) -> Any:
+        scope = self._scope
+        match key:
+            case "h":
+                client = scope.get("client")
+                return escape_log_text(str(client[0])) if client else "-"
+            case "l" | "u":
+                return "-"
+            case "t":
+                return time.strftime("[%d/%b/%Y:%H:%M:%S %z]")
+            case "r":
+                return f"{self['m']} {self['U']}{self['Q']} {self['H']}"
+            case "R":
+                return f"{self['U']}{self['Q']}"
+            case "m":
+                return escape_log_text(scope.get("method", "-"))
+            case "U":
+                return _decode(scope.get("raw_path") or scope.get("path", "").encode())
+            case "q":
+                return _decode(scope.get("query_string", b""))
+            case "Q":
+                query = scope.get("query_string", b"")
+                return "?" + _decode(query) if query else ""
+            case "H":
+                return f"HTTP/{scope.get('http_version', '1.1')}"
+            case "S":
+                return escape_log_text(scope.get("scheme", "http"))
+            case "s":
+                return self._status
+            case "st":
+                try:
+                    return f"{self._status} {HTTPStatus(self._status).phrase}"
+                except ValueError:
+                    return str(self._status)
+            case "B":
+                return self._sent
+            case "b":
+                return self._sent or "-"
+            case "f":
+                return self._request_header("referer")
+            case "a":
+                return self._request_header("user-agent")
+            case "T":
+                return int(self._duration)
+            case "M":
+                return int(self._duration * 1_000)
+            case "D":
+                return int(self._duration * 1_000_000)
+            case "L":
+                return f"{self._duration:.6f}"
+            case "p":
+                return f"<{os.getpid()}>"
+        match_ = _HEADER_ATOM.fullmatch(key)
+        if match_ is None:
+            raise KeyError(key)
+        name, kind = match_.groups()
+        if kind == "i":
+            return self._request_header(name)
+        if kind == "o":
+            wanted = name.lower().encode("latin-1")
+            values = [v for k, v in self._response_headers if k.lower() == wanted]
+            return _decode(b",".join(values)) if values else "-"
+        return escape_log_text(os.environ.get(name, "-"))
+
+    def __iter__(self) -> Any:  # pragma: no cover - %-formatting only indexes
+        return iter(())
+
+    def __len__(self) -> int:  # pragma: no cover
+        return 0
+
+
+class AccessLogger:
+    """Writes one line per completed exchange in the configured format."""
+
+    __slots__ = ("_format", "_logger")
+
+    def __init__(self, log_format: str, logger: logging.Logger = _access_logger) -> None:
+        self._format = log_format
+        self._logger = logger
+
+    def log(
+        self,
+        scope: Mapping[str, Any],
+        status: int,
+        response_headers: Iterable[tuple[bytes, bytes]],
+        sent: int,
+        duration: float,
+    ) -> None:
+        atoms = _Atoms(scope, status, response_headers, sent, duration)
+        try:
+            line = self._format % atoms
+        except (KeyError, TypeError, ValueError) as exc:
+            error_logger.error("Access log format %r failed: %s", self._format, exc)
+            return
+        self._logger.info(line)
+
+
+def _stream_handler(target: str, default: TextIO) -> logging.Handler:
+    if target == "-":
+        return logging.StreamHandler(default)
+    return logging.FileHandler(target)
+
+
+def configure_logging(config: Config) -> AccessLogger | None:
+    """Attach handlers for the error and access logs; return the access logger, if any."""
+    level = logging.DEBUG if config.debug else getattr(logging, config.log_level.upper())
+    error_logger.setLevel(level)
+    for handler in list(error_logger.handlers):
+        error_logger.removeHandler(handler)
+        handler.close()
+    if config.error_logfile is not None:
+        handler = _stream_handler(config.error_logfile, sys.stderr)
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+                "%Y-%m-%d %H:%M:%S %z",
+            )
+        )
+        error_logger.addHandler(handler)
+        error_logger.propagate = False
+
+    for handler in list(_access_logger.handlers):
+        _access_logger.removeHandler(handler)
+        handler.close()
+    if config.access_logfile is None:
+        return None
+    handler = _stream_handler(config.access_logfile, sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    _access_logger.addHandler(handler)
+    _access_logger.setLevel(logging.INFO)
+    _access_logger.propagate = False
+    return AccessLogger(config.access_log_format)

@@ -64,6 +64,9 @@ KNOWN_METHODS = frozenset(
     b"QUERY".split()
 )
 _METHOD_NAMES = {method: method.decode("ascii") for method in KNOWN_METHODS}
+# Every non-empty prefix of a known method, so a partial request line that can no longer
+# become one fails at once (TLS sent to a plain port, say) as it does in llhttp.
+_METHOD_PREFIXES = frozenset(m[:i] for m in KNOWN_METHODS for i in range(1, len(m) + 1))
 
 # The versions llhttp's request-line grammar admits; of these only 1.0 and 1.1 are served.
 _PARSEABLE_VERSIONS = frozenset({"0.9", "1.0", "1.1", "2.0"})
@@ -93,11 +96,11 @@ def finish_request_head(
     ``headers`` must already have lower-cased names and stripped values. Raises
     :class:`RemoteProtocolError` with the status to answer.
     """
-    if http_version not in {"1.1", "1.0"}:
-        raise RemoteProtocolError(f"HTTP/{http_version} is not served", 505)
     method_name = _METHOD_NAMES.get(method)
     if method_name is None:
         raise RemoteProtocolError("unknown method")
+    if http_version not in {"1.1", "1.0"}:
+        raise RemoteProtocolError(f"HTTP/{http_version} is not served", 505)
     if len(method) + len(target) + 10 > limits.max_request_line_size:
         raise RemoteProtocolError("request line too long", 414)
     if len(headers) > limits.max_header_count:
@@ -429,7 +432,9 @@ def _framing_allowance(limits: ParserLimits, chunks: int) -> int:
 
 # --- the pure-Python backend --------------------------------------------------------------
 
-_HEAD, _BODY_LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_DATA_END, _TRAILERS, _DEAD = range(7)
+_HEAD, _BODY_LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_DATA_END, _TRAILERS, _CLOSED, _DEAD = range(
+    8
+)
 
 # Control characters other than HTAB, CR and LF (RFC 9110 §5.5 allows none of them in a field
 # value; RFC 9112 §3 none in a request line). CR and LF are checked separately.
@@ -438,9 +443,11 @@ _CTL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # token names and token or quoted-string values; llhttp rejects whitespace around them.
 _TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 _QUOTED = rb'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\.)*"'
+# llhttp also accepts an empty extension name (";=v"); extensions are ignored either way.
 _CHUNK_LINE_RE = re.compile(
-    rb"([0-9A-Fa-f]+)((?:;" + _TOKEN + rb"(?:=(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?)*)"
+    rb"([0-9A-Fa-f]+)((?:;(?:" + _TOKEN + rb")?(?:=(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?)*)"
 )
+_TARGET_RE = re.compile(rb"[\x21-\x7e]+")
 _TRAILER_LINE_RE = re.compile(_TOKEN + rb":[ \t]*[^\x00-\x08\x0a-\x1f\x7f]*")
 _MAX_CHUNK_SIZE = 2**64 - 1  # llhttp's counter is 64 bits; larger sizes overflow there
 
@@ -458,6 +465,7 @@ class H11Parser:
         "_buffer",
         "_chunks",
         "_framing_bytes",
+        "_keep_alive",
         "_limits",
         "_remaining",
         "_state",
@@ -469,6 +477,7 @@ class H11Parser:
         self._limits = limits
         self._buffer = bytearray()
         self._state = _HEAD
+        self._keep_alive = True
         self._remaining = 0
         self._chunks = 0
         self._framing_bytes = 0
@@ -496,6 +505,13 @@ class H11Parser:
         buffer = self._buffer
         while True:
             state = self._state
+            if state == _CLOSED:
+                # As llhttp: after a message that ends the connection, only stray line
+                # breaks may follow.
+                if buffer.strip(b"\r\n"):
+                    raise RemoteProtocolError("data after Connection: close")
+                buffer.clear()
+                return
             if state == _HEAD:
                 # RFC 9112 §2.2: ignore empty lines before a request line (llhttp skips any
                 # run of CR and LF here, so this does too).
@@ -514,6 +530,7 @@ class H11Parser:
                 del buffer[: end + 4]
                 request = self._parse_head(head)
                 events.append(request)
+                self._keep_alive = request.keep_alive
                 self._framing_bytes = 0
                 if request.chunked:
                     self._state = _CHUNK_SIZE
@@ -524,7 +541,7 @@ class H11Parser:
                     self._state = _BODY_LENGTH
                     self._remaining = request.content_length
                 else:
-                    events.append(END_OF_MESSAGE)
+                    self._end_message(events)
             elif state == _BODY_LENGTH:
                 if not buffer:
                     return
@@ -533,8 +550,7 @@ class H11Parser:
                 del buffer[:take]
                 self._remaining -= take
                 if self._remaining == 0:
-                    events.append(END_OF_MESSAGE)
-                    self._state = _HEAD
+                    self._end_message(events)
             elif state == _CHUNK_DATA:
                 if not buffer:
                     return
@@ -553,6 +569,10 @@ class H11Parser:
                 del buffer[: line_end + 2]
                 self._framing_line(line, events)
 
+    def _end_message(self, events: list[Event]) -> None:
+        events.append(END_OF_MESSAGE)
+        self._state = _HEAD if self._keep_alive else _CLOSED
+
     def _check_partial_head(self) -> None:
         buffer = self._buffer
         # A lone LF, or a CR followed by anything but LF, can never start a valid head;
@@ -561,6 +581,10 @@ class H11Parser:
             raise RemoteProtocolError("bare LF in request head")
         if buffer.count(b"\r") - buffer.endswith(b"\r") != buffer.count(b"\r\n"):
             raise RemoteProtocolError("bare CR in request head")
+        space = buffer.find(b" ", 0, 16)
+        method = bytes(buffer[:space] if space >= 0 else buffer[:16])
+        if (method not in KNOWN_METHODS) if space >= 0 else (method not in _METHOD_PREFIXES):
+            raise RemoteProtocolError("unknown method")
         limits = self._limits
         if b"\r\n" not in buffer:
             # The same measure as the llhttp backend's: method, target and " HTTP/1.1".
@@ -576,7 +600,19 @@ class H11Parser:
         if _CTL_RE.search(head) is not None:
             raise RemoteProtocolError("control character in request head")
         lines = head[:-2].split(b"\r\n")
-        request_line = lines[0]
+        # llhttp accepts runs of spaces between the request-line parts (RFC 9112 §3 lets a
+        # recipient split on whitespace), but not before the method or after the version.
+        parts = lines[0].split(b" ")
+        if len(parts) > 3 and parts[0] and parts[-1]:
+            parts = [part for part in parts if part]
+        if (
+            len(parts) == 2
+            and parts[0] in KNOWN_METHODS
+            and parts[1][:1] == b"/"
+            and _TARGET_RE.fullmatch(parts[1])
+        ):
+            raise RemoteProtocolError("HTTP/0.9 is not served", 505)  # "GET /" and no version
+        request_line = b" ".join(parts)
         headers: list[tuple[bytes, bytes]] = []
         grammar_lines = [request_line]
         has_host = False
@@ -633,8 +669,7 @@ class H11Parser:
                 self._state = _TRAILERS
         else:  # _TRAILERS
             if not line:
-                events.append(END_OF_MESSAGE)
-                self._state = _HEAD
+                self._end_message(events)
                 return
             if _TRAILER_LINE_RE.fullmatch(line) is None:
                 raise RemoteProtocolError("invalid trailer field")

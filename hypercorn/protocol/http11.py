@@ -149,6 +149,8 @@ class H1Connection:
             return  # answered, closing, or lingering: the rest is not read as HTTP
         start: HTTPStream | None = None
         for event in self._parser.feed(data):
+            if self._input_done:
+                break  # the last request this connection serves is fully read
             kind = type(event)
             if kind is bytes:
                 stream = self._receiving
@@ -299,8 +301,13 @@ class H1Connection:
             if broken is self._stream:
                 self._cut_short(broken, 400)
                 return True
-        # RFC 9112 §9.6: a half-closed client still reads its responses.
-        return self._stream is not None or bool(self._pipeline)
+        stream = self._stream
+        if stream is None and not self._pipeline:
+            return False
+        if stream is not None:
+            stream.client_done_sending()
+        # A half-closed client may still read its responses; keep writing, close after.
+        return True
 
     def connection_lost(self) -> None:
         self._closed = True

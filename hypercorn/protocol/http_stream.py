@@ -217,6 +217,7 @@ class HTTPStream:
         "_info",
         "_owner",
         "_reading_paused",
+        "_receive_closed",
         "_received",
         "_remaining",
         "_sent",
@@ -257,6 +258,8 @@ class HTTPStream:
         self._started_at = started_at
         #: The client has gone; ``receive`` returns ``http.disconnect``, ``send`` raises.
         self.disconnected = False
+        #: The client will send nothing more; ``receive`` returns ``http.disconnect``.
+        self._receive_closed = False
 
     # --- what the owner reads ----------------------------------------------------------
 
@@ -474,9 +477,9 @@ class HTTPStream:
                     return {"type": "http.request", "body": b"", "more_body": False}
                 # ASGI: after the body, receive blocks until the client disconnects or the
                 # response is complete, then reports http.disconnect.
-                if self.disconnected or self.response_complete:
+                if self._receive_closed or self.response_complete:
                     return dict(_DISCONNECT)
-            elif self.disconnected:
+            elif self._receive_closed:
                 return dict(_DISCONNECT)
             else:
                 if self._expect_continue:
@@ -531,12 +534,23 @@ class HTTPStream:
     def client_disconnected(self) -> None:
         """The client has gone (or the exchange was cut short by the server)."""
         self.disconnected = True
+        self._receive_closed = True
+        self._wake()
+
+    def client_done_sending(self) -> None:
+        """The client half-closed: ``receive`` reports a disconnect, but ``send`` still works.
+
+        A client that shuts down its side after the request still reads the response; one
+        that closed completely is found out at the next write.
+        """
+        self._receive_closed = True
         self._wake()
 
     def response_finished_elsewhere(self) -> None:
         """The owner answered for the app (a timeout): refuse anything the app sends now."""
         self._state = _FAILED
         self.disconnected = True
+        self._receive_closed = True
         self._wake()
 
 

@@ -17,16 +17,18 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any, TextIO
 
-from .config import Config
+from .config import Config, ConfigError
 
 __all__ = ["AccessLogger", "configure_logging", "error_logger", "escape_log_text"]
 
 error_logger = logging.getLogger("hypercorn.error")
 _access_logger = logging.getLogger("hypercorn.access")
 
-# Bytes 0x00-0x1f and 0x7f become \xNN; the quote and backslash are escaped so a quoted atom
-# cannot be closed early. Mapping on str keeps this one C-level translate call per atom.
-_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+# C0 controls, DEL and the C1 controls (0x80-0x9f: NEL breaks lines, CSI drives terminals;
+# header bytes decode as Latin-1, so a client can send them) become \xNN; the quote and
+# backslash are escaped so a quoted atom cannot be closed early. Mapping on str keeps this
+# one C-level translate call per atom.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
 _ESCAPES[ord('"')] = '\\"'
 _ESCAPES[ord("\\")] = "\\\\"
 
@@ -163,21 +165,27 @@ class AccessLogger:
         self._logger.info(line)
 
 
-def _stream_handler(target: str, default: TextIO) -> logging.Handler:
+def _stream_handler(option: str, target: str, default: TextIO) -> logging.Handler:
     if target == "-":
         return logging.StreamHandler(default)
-    return logging.FileHandler(target)
+    try:
+        return logging.FileHandler(target)
+    except OSError as exc:
+        raise ConfigError(f"{option}: cannot open {target}: {exc.strerror or exc}") from None
 
 
 def configure_logging(config: Config) -> AccessLogger | None:
-    """Attach handlers for the error and access logs; return the access logger, if any."""
+    """Attach handlers for the error and access logs; return the access logger, if any.
+
+    Raises :class:`ConfigError` naming the option when a log file cannot be opened.
+    """
     level = logging.DEBUG if config.debug else getattr(logging, config.log_level.upper())
     error_logger.setLevel(level)
     for handler in list(error_logger.handlers):
         error_logger.removeHandler(handler)
         handler.close()
     if config.error_logfile is not None:
-        handler = _stream_handler(config.error_logfile, sys.stderr)
+        handler = _stream_handler("error_logfile", config.error_logfile, sys.stderr)
         handler.setFormatter(
             logging.Formatter(
                 "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
@@ -192,7 +200,7 @@ def configure_logging(config: Config) -> AccessLogger | None:
         handler.close()
     if config.access_logfile is None:
         return None
-    handler = _stream_handler(config.access_logfile, sys.stdout)
+    handler = _stream_handler("access_logfile", config.access_logfile, sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     _access_logger.addHandler(handler)
     _access_logger.setLevel(logging.INFO)

@@ -44,7 +44,14 @@ def loop_factory(worker_class: str) -> Callable[[], asyncio.AbstractEventLoop]:
 
 def run(config: Config, application: str) -> int:
     """Serve ``application`` until SIGTERM/SIGINT. Returns the process exit code."""
-    access_log = configure_logging(config)
+    try:
+        access_log = configure_logging(config)
+    except ConfigError as exc:
+        if error_logger.handlers:
+            error_logger.error("%s", exc)
+        else:  # the error log itself could not be opened
+            print(f"hypercorn: error: {exc}", file=sys.stderr)
+        return 1
     try:
         app = load_application(application)
         factory = loop_factory(config.worker_class)
@@ -55,8 +62,18 @@ def run(config: Config, application: str) -> int:
         error_logger.warning(
             "workers = %d: this release runs a single worker process", config.workers
         )
-    with _pid_file(config.pid_path):
+    pid_path = config.pid_path
+    if pid_path is not None:
+        try:
+            _write_pid_file(pid_path)
+        except OSError as exc:
+            error_logger.error("pid_path: cannot write %s: %s", pid_path, exc.strerror or exc)
+            return 1
+    try:
         return run_in_loop(factory, _serve_until_signalled(app, config, access_log), config.debug)
+    finally:
+        if pid_path is not None:
+            _remove_pid_file(pid_path)
 
 
 def run_in_loop(
@@ -126,19 +143,15 @@ def _exit_now() -> None:  # pragma: no cover - only when an app ignores cancella
     os._exit(1)
 
 
-@contextlib.contextmanager
-def _pid_file(path: str | None) -> Any:
-    if path is None:
-        yield
-        return
-    pid = str(os.getpid())
+def _write_pid_file(path: str) -> None:
     with open(path, "w") as file:
-        file.write(pid + "\n")
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError), open(path) as file:
-            mine = file.read().strip() == pid
-        if mine:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+        file.write(f"{os.getpid()}\n")
+
+
+def _remove_pid_file(path: str) -> None:
+    # Only our own: a newer process may have taken the path over since.
+    with contextlib.suppress(OSError), open(path) as file:
+        mine = file.read().strip() == str(os.getpid())
+    if mine:
+        with contextlib.suppress(OSError):
+            os.unlink(path)

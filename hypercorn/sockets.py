@@ -131,10 +131,12 @@ def create_ssl_context(config: Config, alpn: list[str]) -> ssl.SSLContext | None
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    for path in (config.certfile, config.keyfile, config.ca_certs):
+        # ssl reports a missing file without its name; say which one.
+        if path is not None and not os.access(path, os.R_OK):
+            raise BindError(f"TLS: cannot read {path}: no such file or not readable")
     try:
         context.load_cert_chain(config.certfile, config.keyfile)
-    except FileNotFoundError as exc:
-        raise BindError(f"TLS: cannot read {exc.filename}: {exc.strerror}") from None
     except (ssl.SSLError, OSError) as exc:
         raise BindError(
             f"TLS: cannot load certificate {config.certfile}"

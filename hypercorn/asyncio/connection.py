@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, cast
 
+from ..logs import error_logger
 from ..protocol.http11 import H1Connection
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _address(value: Any) -> tuple[str, int] | None:
 class ConnectionProtocol(asyncio.Protocol):
     """Callbacks from the event loop in, ConnectionIO calls out. Knows nothing of HTTP."""
 
-    __slots__ = ("_loop", "_server", "protocol", "transport", "write")
+    __slots__ = ("_loop", "_server", "_tls", "protocol", "transport", "write")
 
     def __init__(self, server: Server) -> None:
         self._server = server
@@ -61,17 +62,28 @@ class ConnectionProtocol(asyncio.Protocol):
             server = (str(transport.get_extra_info("sockname") or ""), None)
         else:
             server = _address(transport.get_extra_info("sockname"))
-        scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"
+        self._tls = transport.get_extra_info("sslcontext") is not None
         self.protocol = H1Connection(
-            self, self._server.ctx, client=client, server=server, scheme=scheme
+            self,
+            self._server.ctx,
+            client=client,
+            server=server,
+            scheme="https" if self._tls else "http",
         )
         self._server.connection_opened(self)
 
     def data_received(self, data: bytes) -> None:
-        self.protocol.data_received(data)
+        try:
+            self.protocol.data_received(data)
+        except Exception:
+            # A bug in the protocol layer costs this connection, not the worker.
+            error_logger.exception("Internal error handling data; closing the connection")
+            self.transport.abort()
 
     def eof_received(self) -> bool:
-        return self.protocol.eof_received()
+        keep_open = self.protocol.eof_received()
+        # A TLS transport cannot stay half-open (asyncio warns and closes it anyway).
+        return keep_open and not self._tls
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.protocol.connection_lost()

@@ -43,6 +43,9 @@ class Lifespan:
         try:
             await asyncio.wait_for(asyncio.shield(self._startup), timeout)
         except asyncio.TimeoutError:
+            # The failure is reported here, once; the cancelled app has nothing to add.
+            self._startup.cancel()
+            self._task.cancel()
             raise LifespanFailure(
                 f"lifespan startup did not complete within {timeout:g}s"
             ) from None

@@ -17,7 +17,7 @@ import sys
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,8 +39,16 @@ def _option(
     flags: tuple[str, ...] = (),
     metavar: str | None = None,
     cli: bool = True,
+    bounds: tuple[float | None, float | None] = (0, None),
 ) -> Any:
-    metadata = {"doc": doc, "section": section, "flags": flags, "metavar": metavar, "cli": cli}
+    metadata = {
+        "doc": doc,
+        "section": section,
+        "flags": flags,
+        "metavar": metavar,
+        "cli": cli,
+        "bounds": bounds,
+    }
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -52,6 +60,12 @@ Worker = Literal["auto", "asyncio", "uvloop"]
 Parser = Literal["auto", "httptools", "h11"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 LifespanMode = Literal["auto", "on", "off"]
+VerifyMode = Literal["none", "optional", "required"]
+
+# RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE lies between 2^14 and 2^24 - 1, and
+# SETTINGS_INITIAL_WINDOW_SIZE may not exceed 2^31 - 1.
+_FRAME_SIZE_BOUNDS = (2**14, 2**24 - 1)
+_WINDOW_BOUNDS = (0, 2**31 - 1)
 
 
 @dataclass(slots=True)
@@ -110,8 +124,29 @@ class Config:
         "PEM private key for certfile (when the chain file does not hold it).",
         section="TLS",
     )
+    keyfile_password: str | None = _option(
+        None, "Password of an encrypted keyfile.", section="TLS", metavar="PASSWORD"
+    )
     ca_certs: str | None = _option(
         None, "PEM bundle of CAs that client certificates are checked against.", section="TLS"
+    )
+    verify_mode: VerifyMode | None = _option(
+        None,
+        "Client certificates: none, optional (checked when sent) or required; unset means"
+        " optional when ca_certs is set, else none.",
+        section="TLS",
+    )
+    ciphers: str = _option(
+        "ECDHE+AESGCM:ECDHE+CHACHA20",
+        "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are always the library's).",
+        section="TLS",
+    )
+    insecure_bind: list[str] = _option(
+        [],
+        "Addresses served in the clear even when certfile is set (e.g. for an HTTP->HTTPS"
+        " redirect). Repeatable.",
+        section="TLS",
+        metavar="ADDRESS",
     )
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -196,6 +231,51 @@ class Config:
         section="HTTP",
         flags=("--header",),
         metavar="'NAME: VALUE'",
+    )
+
+    # --- HTTP/2 --------------------------------------------------------------------------
+    http2: bool = _option(
+        True,
+        "Serve HTTP/2: ALPN h2 over TLS, and prior-knowledge h2c or an h2c Upgrade in the clear.",
+        section="HTTP/2",
+    )
+    h2_max_concurrent_streams: int = _option(
+        100,
+        "Requests one HTTP/2 connection may have in progress (SETTINGS_MAX_CONCURRENT_STREAMS);"
+        " a stream over it is refused (REFUSED_STREAM) and may be retried.",
+        section="HTTP/2",
+        bounds=(1, 2**31 - 1),
+    )
+    h2_max_header_list_size: int = _option(
+        65536,
+        "Largest decoded request header list, in bytes (SETTINGS_MAX_HEADER_LIST_SIZE);"
+        " more is a connection error, which also stops HPACK bombs.",
+        section="HTTP/2",
+        bounds=(1024, 2**31 - 1),
+    )
+    h2_max_inbound_frame_size: int = _option(
+        16384,
+        "Largest frame payload a client may send (SETTINGS_MAX_FRAME_SIZE, 16384-16777215).",
+        section="HTTP/2",
+        bounds=_FRAME_SIZE_BOUNDS,
+    )
+    h2_initial_window_size: int = _option(
+        65535,
+        "Bytes of request body a client may send on a stream ahead of the app reading it"
+        " (SETTINGS_INITIAL_WINDOW_SIZE).",
+        section="HTTP/2",
+        bounds=_WINDOW_BOUNDS,
+    )
+    h2_ping_interval: float = _option(
+        20.0,
+        "Seconds of silence from a client with requests in progress before the server sends"
+        " a PING (0 turns pings off).",
+        section="HTTP/2",
+    )
+    h2_ping_timeout: float = _option(
+        20.0,
+        "Seconds a client has to answer a PING before the connection is closed.",
+        section="HTTP/2",
     )
 
     # --- logging -------------------------------------------------------------------------
@@ -283,6 +363,8 @@ class OptionInfo:
     flags: tuple[str, ...]
     metavar: str | None
     cli: bool
+    #: Inclusive (minimum, maximum) of a numeric option; None is unbounded.
+    bounds: tuple[float | None, float | None] = (0, None)
 
     @property
     def choices(self) -> tuple[str, ...] | None:
@@ -323,6 +405,7 @@ def _collect_options() -> dict[str, OptionInfo]:
             flags,
             meta["metavar"],
             meta["cli"],
+            meta["bounds"],
         )
     return found
 
@@ -367,20 +450,33 @@ def _coerce(name: str, value: Any, info: OptionInfo) -> Any:
     if base is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{name}: expected an integer, got {_describe(value)}")
-        if value < 0:
-            raise ConfigError(f"{name}: must not be negative, got {value}")
-        return value
+        return _check_bounds(name, value, info)
     if base is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{name}: expected a number, got {_describe(value)}")
-        if value < 0:
-            raise ConfigError(f"{name}: must not be negative, got {value}")
-        return float(value)
+        return float(_check_bounds(name, value, info))
     if base is str:
         if not isinstance(value, str):
             raise ConfigError(f"{name}: expected a string, got {_describe(value)}")
         return value
     raise TypeError(f"option {name} has an unsupported type {info.type!r}")  # pragma: no cover
+
+
+_Number = TypeVar("_Number", int, float)
+
+
+def _check_bounds(name: str, value: _Number, info: OptionInfo) -> _Number:
+    low, high = info.bounds
+    if low == 0 and value < 0:
+        raise ConfigError(f"{name}: must not be negative, got {value}")
+    if low is not None and value < low:
+        limit = (
+            f"between {low:.15g} and {high:.15g}" if high is not None else f"at least {low:.15g}"
+        )
+        raise ConfigError(f"{name}: must be {limit}, got {value}")
+    if high is not None and value > high:
+        raise ConfigError(f"{name}: must be at most {high:.15g}, got {value}")
+    return value
 
 
 def _check_keys(mapping: Iterable[str], source: str) -> None:

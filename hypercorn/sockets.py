@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from .config import Config
 
-__all__ = ["Bind", "BindError", "create_socket", "create_ssl_context", "parse_bind"]
+__all__ = [
+    "Bind",
+    "BindError",
+    "create_socket",
+    "create_ssl_context",
+    "parse_bind",
+    "read_server_certificate",
+]
 
 DEFAULT_PORT = 8000
 
@@ -131,22 +138,60 @@ def create_ssl_context(config: Config, alpn: list[str]) -> ssl.SSLContext | None
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # RFC 9113 §9.2.2 leaves TLS 1.2 connections only the ECDHE AEAD suites; the default
+    # list keeps to those, and TLS 1.3's suites are all acceptable.
+    try:
+        context.set_ciphers(config.ciphers)
+    except ssl.SSLError:
+        raise BindError(f"TLS: no usable cipher in ciphers {config.ciphers!r}") from None
+    # RFC 9113 §9.2.1: no compression, no renegotiation (OpenSSL's defaults, made certain).
+    context.options |= ssl.OP_NO_COMPRESSION
+    if hasattr(ssl, "OP_NO_RENEGOTIATION"):
+        context.options |= ssl.OP_NO_RENEGOTIATION
     for path in (config.certfile, config.keyfile, config.ca_certs):
         # ssl reports a missing file without its name; say which one.
         if path is not None and not os.access(path, os.R_OK):
             raise BindError(f"TLS: cannot read {path}: no such file or not readable")
     try:
-        context.load_cert_chain(config.certfile, config.keyfile)
+        context.load_cert_chain(config.certfile, config.keyfile, config.keyfile_password)
     except (ssl.SSLError, OSError) as exc:
         raise BindError(
             f"TLS: cannot load certificate {config.certfile}"
             f"{' with key ' + config.keyfile if config.keyfile else ''}: {exc}"
         ) from None
+    verify_mode = config.verify_mode
     if config.ca_certs is not None:
         try:
             context.load_verify_locations(config.ca_certs)
         except (ssl.SSLError, OSError) as exc:
             raise BindError(f"TLS: cannot load CA bundle {config.ca_certs}: {exc}") from None
-        context.verify_mode = ssl.CERT_OPTIONAL
+        verify_mode = verify_mode or "optional"
+    elif verify_mode not in (None, "none"):
+        raise BindError(f"TLS: verify_mode {verify_mode} needs ca_certs to verify against")
+    context.verify_mode = _VERIFY_MODES[verify_mode or "none"]
     context.set_alpn_protocols(alpn)
     return context
+
+
+_VERIFY_MODES = {
+    "none": ssl.CERT_NONE,
+    "optional": ssl.CERT_OPTIONAL,
+    "required": ssl.CERT_REQUIRED,
+}
+
+
+def read_server_certificate(config: Config) -> str | None:
+    """The first PEM certificate of ``certfile``, for the ASGI ``tls`` extension."""
+    if config.certfile is None:
+        return None
+    try:
+        with open(config.certfile) as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    begin = text.find("-----BEGIN CERTIFICATE-----")
+    end_marker = "-----END CERTIFICATE-----"
+    end = text.find(end_marker, begin)
+    if begin < 0 or end < 0:
+        return None
+    return text[begin : end + len(end_marker)] + "\n"

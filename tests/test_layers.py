@@ -66,4 +66,4 @@ def test_the_check_resolves_imports_it_must_follow() -> None:
     assert "hypercorn.protocol.context.ServerContext" in _imports(module)
     # ... and sees an event loop where there is one.
     assert "asyncio" in _imports(PACKAGE / "asyncio" / "server.py")
-    assert "hypercorn.protocol.http11" in _imports(PACKAGE / "asyncio" / "connection.py")
+    assert "hypercorn.protocol.new_connection" in _imports(PACKAGE / "asyncio" / "connection.py")

@@ -8,7 +8,9 @@ from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, cast
 
 from ..logs import error_logger
-from ..protocol.http11 import H1Connection
+from ..protocol import new_connection
+from ..protocol.interface import ConnectionInfo, ServerProtocol
+from .tls import tls_extension
 
 if TYPE_CHECKING:
     from .server import Server
@@ -62,14 +64,15 @@ class ConnectionProtocol(asyncio.Protocol):
             server = (str(transport.get_extra_info("sockname") or ""), None)
         else:
             server = _address(transport.get_extra_info("sockname"))
-        self._tls = transport.get_extra_info("sslcontext") is not None
-        self.protocol = H1Connection(
-            self,
-            self._server.ctx,
-            client=client,
-            server=server,
-            scheme="https" if self._tls else "http",
+        ssl_object = transport.get_extra_info("ssl_object")
+        self._tls = ssl_object is not None
+        info = ConnectionInfo(
+            client,
+            server,
+            tls=tls_extension(ssl_object, self._server.server_cert) if self._tls else None,
+            alpn=ssl_object.selected_alpn_protocol() if self._tls else None,
         )
+        self.protocol: ServerProtocol = new_connection(self, self._server.ctx, info)
         self._server.connection_opened(self)
 
     def data_received(self, data: bytes) -> None:
@@ -125,3 +128,6 @@ class ConnectionProtocol(asyncio.Protocol):
 
     def create_waiter(self) -> FutureWaiter:
         return FutureWaiter(self._loop)
+
+    def switch_protocol(self, protocol: ServerProtocol) -> None:
+        self.protocol = protocol

@@ -15,7 +15,13 @@ from ..config import Config
 from ..logs import AccessLogger, error_logger
 from ..protocol.context import LINGER_SECONDS, ServerContext
 from ..protocol.http_stream import register_default_header
-from ..sockets import Bind, create_socket, create_ssl_context, parse_bind
+from ..sockets import (
+    Bind,
+    create_socket,
+    create_ssl_context,
+    parse_bind,
+    read_server_certificate,
+)
 from .connection import ConnectionProtocol
 from .lifespan import Lifespan
 
@@ -62,6 +68,10 @@ class Server:
             register_default_header(name)
         self._given_sockets = sockets
         self.sockets: list[socket.socket] = []
+        #: Whether each of :attr:`sockets` serves TLS (``insecure_bind`` sockets do not).
+        self._secure: list[bool] = []
+        #: The server's certificate as PEM, for the ASGI ``tls`` extension.
+        self.server_cert: str | None = None
         self._binds: list[Bind] = []
         self._listeners: list[asyncio.Server] = []
         self._connections: set[ConnectionProtocol] = set()
@@ -89,14 +99,21 @@ class Server:
         """Bind, run lifespan startup, start accepting. Raises on any failure, unbound."""
         self.loop = asyncio.get_running_loop()
         self.ctx.now = self.loop.time()
-        ssl_context = create_ssl_context(self.config, ["http/1.1"])
+        config = self.config
+        alpn = ["h2", "http/1.1"] if config.http2 else ["http/1.1"]
+        ssl_context = create_ssl_context(config, alpn)
+        self.server_cert = read_server_certificate(config)
+        secure = ssl_context is not None
         if self._given_sockets is not None:
             self.sockets = list(self._given_sockets)
+            self._secure = [secure] * len(self.sockets)
         else:
+            plain = config.insecure_bind if secure else []
             try:
-                for text in self.config.bind:
+                for text, tls in [(t, secure) for t in config.bind] + [(t, False) for t in plain]:
                     bind = parse_bind(text)
-                    self.sockets.append(create_socket(bind, self.config.backlog))
+                    self.sockets.append(create_socket(bind, config.backlog))
+                    self._secure.append(tls)
                     self._binds.append(bind)
             except BaseException:
                 self._close_sockets()
@@ -110,16 +127,15 @@ class Server:
         if self._lifespan.supported:
             self.ctx.lifespan_state = self._lifespan.state
         self._tick()
-        for sock in self.sockets:
+        for sock, tls in zip(self.sockets, self._secure, strict=True):
             listener = await self.loop.create_server(
                 lambda: ConnectionProtocol(self),
                 sock=sock,
-                ssl=ssl_context,
-                backlog=self.config.backlog,
+                ssl=ssl_context if tls else None,
+                backlog=config.backlog,
             )
             self._listeners.append(listener)
-        scheme = "https" if ssl_context is not None else "http"
-        for address in self.urls(scheme):
+        for address in self.urls():
             error_logger.info("Running on %s (CTRL + C to quit)", address)
 
     @property
@@ -131,13 +147,15 @@ class Server:
             found.append(name[:2] if isinstance(name, tuple) else name)
         return found
 
-    def urls(self, scheme: str = "http") -> list[str]:
+    def urls(self) -> list[str]:
+        """A URL per bound socket: ``http(s)://host:port`` or ``unix:path``."""
         urls = []
-        for address in self.addresses:
+        secure = self._secure or [False] * len(self.sockets)
+        for address, tls in zip(self.addresses, secure, strict=True):
             if isinstance(address, tuple):
                 host, port = address
                 host = f"[{host}]" if ":" in host else host
-                urls.append(f"{scheme}://{host}:{port}")
+                urls.append(f"{'https' if tls else 'http'}://{host}:{port}")
             else:
                 urls.append(f"unix:{address}")
         return urls

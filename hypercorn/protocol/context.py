@@ -34,12 +34,15 @@ class ServerContext:
 
     __slots__ = (
         "_date_second",
+        "_static_header_list",
         "_static_headers",
         "access_log",
         "app",
         "config",
+        "default_header_list",
         "default_header_names",
         "default_headers",
+        "http2",
         "http_parser",
         "keep_alive_timeout",
         "lifespan_state",
@@ -82,26 +85,25 @@ class ServerContext:
         self.request_body_min_rate_grace = config.request_body_min_rate_grace
         self.request_body_buffer = max(1, config.request_body_buffer)
         self.root_path = config.root_path
+        self.http2 = config.http2
         #: Coarse monotonic clock, advanced by the I/O layer at every tick. Deadlines are
         #: measured against it, so setting one costs an attribute read, not a clock call.
         self.now = 0.0
         self.shutting_down = False
 
-        static: list[bytes] = []
-        names: set[bytes] = set()
+        static: list[tuple[bytes, bytes]] = []
         if config.server_header:
-            static.append(b"server: " + _header_value(config.server_header) + b"\r\n")
-            names.add(b"server")
+            static.append((b"server", _header_value(config.server_header)))
         for line in config.response_headers:
             name, sep, value = line.partition(":")
             if not sep or not name.strip():
                 raise ValueError(f"response_headers: {line!r} is not 'Name: value'")
-            encoded = name.strip().lower().encode("ascii")
-            static.append(encoded + b": " + _header_value(value.strip()) + b"\r\n")
-            names.add(encoded)
+            static.append((name.strip().lower().encode("ascii"), _header_value(value.strip())))
+        names = {name for name, _ in static}
         if config.date_header:
             names.add(b"date")
-        self._static_headers = b"".join(static)
+        self._static_header_list = static
+        self._static_headers = b"".join(name + b": " + value + b"\r\n" for name, value in static)
         #: Names of the headers this server adds itself; an app that sets one of them
         #: replaces the server's value rather than doubling it.
         self.default_header_names = frozenset(names)
@@ -109,6 +111,8 @@ class ServerContext:
         #: Encoded default response headers (Date, Server, configured extras), each line
         #: ending in CRLF, rebuilt once a second.
         self.default_headers = self._static_headers
+        #: The same headers as (name, value) pairs, for HTTP/2.
+        self.default_header_list = list(static)
         self.update_date(0.0)
 
     def update_date(self, wall_time: float) -> None:
@@ -120,6 +124,7 @@ class ServerContext:
             self._date_second = second
             date = formatdate(second, usegmt=True).encode("ascii")
             self.default_headers = b"date: " + date + b"\r\n" + self._static_headers
+            self.default_header_list = [(b"date", date), *self._static_header_list]
 
     def default_headers_without(self, names: frozenset[bytes]) -> bytes:
         """The default header block minus ``names`` (when an app supplies its own)."""

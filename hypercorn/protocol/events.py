@@ -41,6 +41,10 @@ class RequestHead(NamedTuple):
     #: The Upgrade header's value when ``Connection: upgrade`` accompanies it, else None.
     upgrade: bytes | None
 
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or self.content_length > 0
+
 
 class EndOfMessage:
     """Marks the end of the current request's body. Use the singleton :data:`END_OF_MESSAGE`."""

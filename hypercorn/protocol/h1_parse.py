@@ -230,6 +230,25 @@ class RequestParser(Protocol):
         """Whether part of a request head has arrived but not all of it."""
         ...
 
+    @property
+    def holding(self) -> bool:
+        """Whether the parser stopped after an upgrade request and is holding what followed.
+
+        After a request with ``Connection: upgrade`` and no body, what follows may be
+        another protocol (the client may not wait for the 101). The parser keeps those
+        bytes unparsed until the connection decides: :meth:`take_held` if it switches,
+        :meth:`release` if it stays on HTTP/1.1.
+        """
+        ...
+
+    def take_held(self) -> bytes:
+        """The bytes held since the upgrade request; the parser is finished afterwards."""
+        ...
+
+    def release(self) -> list[Event]:
+        """Parse the held bytes as HTTP/1.1 after all, returning their events."""
+        ...
+
 
 def create_parser(backend: str, limits: ParserLimits) -> RequestParser:
     """A parser for ``backend``: ``"httptools"`` or ``"h11"``."""
@@ -252,6 +271,7 @@ class HttptoolsParser:
         "_framing_bytes",
         "_head_bytes",
         "_headers",
+        "_held",
         "_in_body",
         "_in_head",
         "_last_head",
@@ -283,13 +303,32 @@ class HttptoolsParser:
         self._skip_end = False
         self._suppress_head = False
         self._last_head: RequestHead | None = None
+        self._held: bytearray | None = None
 
     def feed(self, data: bytes) -> list[Event]:
         if self._dead:
             return []
+        if self._held is not None:
+            self._held += data
+            return []
         events = self._events = []
         self._feed(data)
         return events
+
+    @property
+    def holding(self) -> bool:
+        return self._held is not None
+
+    def take_held(self) -> bytes:
+        held = bytes(self._held or b"")
+        self._held = None
+        self._dead = True
+        return held
+
+    def release(self) -> list[Event]:
+        held = bytes(self._held or b"")
+        self._held = None
+        return self.feed(held)
 
     def _feed(self, data: bytes) -> None:
         was_in_head = self._in_head
@@ -411,6 +450,9 @@ class HttptoolsParser:
         """
         head = self._last_head
         self._parser = httptools.HttpRequestParser(self)
+        if head is not None and head.upgrade is not None and not head.has_body:
+            self._held = bytearray(rest)
+            return
         if head is not None and (head.chunked or head.content_length):
             if head.chunked:
                 framing = b"Transfer-Encoding: chunked"
@@ -432,9 +474,17 @@ def _framing_allowance(limits: ParserLimits, chunks: int) -> int:
 
 # --- the pure-Python backend --------------------------------------------------------------
 
-_HEAD, _BODY_LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_DATA_END, _TRAILERS, _CLOSED, _DEAD = range(
-    8
-)
+(
+    _HEAD,
+    _BODY_LENGTH,
+    _CHUNK_SIZE,
+    _CHUNK_DATA,
+    _CHUNK_DATA_END,
+    _TRAILERS,
+    _CLOSED,
+    _DEAD,
+    _HELD,
+) = range(9)
 
 # Control characters other than HTAB, CR and LF (RFC 9110 §5.5 allows none of them in a field
 # value; RFC 9112 §3 none in a request line). CR and LF are checked separately.
@@ -465,6 +515,7 @@ class H11Parser:
         "_buffer",
         "_chunks",
         "_framing_bytes",
+        "_hold_after",
         "_keep_alive",
         "_limits",
         "_remaining",
@@ -483,11 +534,14 @@ class H11Parser:
         self._framing_bytes = 0
         self._trailer_count = 0
         self._trailer_size = 0
+        self._hold_after = False
 
     def feed(self, data: bytes) -> list[Event]:
         if self._state == _DEAD:
             return []
         self._buffer += data
+        if self._state == _HELD:
+            return []
         events: list[Event] = []
         try:
             self._parse(events)
@@ -501,10 +555,26 @@ class H11Parser:
     def head_in_progress(self) -> bool:
         return self._state == _HEAD and bool(self._buffer)
 
+    @property
+    def holding(self) -> bool:
+        return self._state == _HELD
+
+    def take_held(self) -> bytes:
+        held = bytes(self._buffer)
+        self._buffer.clear()
+        self._state = _DEAD
+        return held
+
+    def release(self) -> list[Event]:
+        self._state = _HEAD if self._keep_alive else _CLOSED
+        return self.feed(b"")
+
     def _parse(self, events: list[Event]) -> None:
         buffer = self._buffer
         while True:
             state = self._state
+            if state == _HELD:
+                return
             if state == _CLOSED:
                 # As llhttp: after a message that ends the connection, only stray line
                 # breaks may follow.
@@ -531,6 +601,7 @@ class H11Parser:
                 request = self._parse_head(head)
                 events.append(request)
                 self._keep_alive = request.keep_alive
+                self._hold_after = request.upgrade is not None and not request.has_body
                 self._framing_bytes = 0
                 if request.chunked:
                     self._state = _CHUNK_SIZE
@@ -571,6 +642,9 @@ class H11Parser:
 
     def _end_message(self, events: list[Event]) -> None:
         events.append(END_OF_MESSAGE)
+        if self._hold_after:
+            self._state = _HELD
+            return
         self._state = _HEAD if self._keep_alive else _CLOSED
 
     def _check_partial_head(self) -> None:

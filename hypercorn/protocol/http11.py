@@ -14,18 +14,25 @@ a wake-up that turns out early just sets the next deadline.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import time
 from collections import deque
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
 
 from .context import LINGER_SECONDS, ServerContext
 from .events import END_OF_MESSAGE, ParseFailure, RequestHead
 from .h1_parse import create_parser
-from .http_stream import APP_CLOSE, HTTPStream, ResponseInfo
-from .interface import ConnectionIO, Waiter
+from .http_stream import (
+    APP_CLOSE,
+    HTTPStream,
+    ResponseInfo,
+    connection_extensions,
+    http_scope,
+)
+from .interface import ConnectionInfo, ConnectionIO, Waiter, peer_name
 
 __all__ = ["MAX_PIPELINE", "H1Connection"]
 
@@ -49,6 +56,13 @@ def _status_line(status: int) -> bytes:
 _STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\n"
+_SWITCH_TO_H2C = b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: h2c\r\n\r\n"
+
+#: What a client speaking HTTP/2 with prior knowledge sends first (RFC 9113 §3.4). No
+#: HTTP/1.1 method is "PRI", so its first four bytes decide.
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+_H2_SNIFF = H2_PREFACE[:4]
 
 # Response framing.
 _NO_BODY, _LENGTH, _CHUNKED, _UNTIL_CLOSE = range(4)
@@ -66,14 +80,16 @@ class H1Connection:
     __slots__ = (
         "_accepting",
         "_body_clock",
-        "_client",
         "_closed",
         "_drain_waiter",
         "_eof",
+        "_extensions",
         "_finishing",
         "_framing",
+        "_h2c",
         "_head_started",
         "_idle_until",
+        "_info",
         "_input_done",
         "_keep_alive",
         "_last_body_at",
@@ -85,8 +101,7 @@ class H1Connection:
         "_rate_start",
         "_receiving",
         "_response_keep_alive",
-        "_scheme",
-        "_server",
+        "_sniff",
         "_stream",
         "_write",
         "ctx",
@@ -95,22 +110,17 @@ class H1Connection:
         "write_paused",
     )
 
-    def __init__(
-        self,
-        io: ConnectionIO,
-        ctx: ServerContext,
-        *,
-        client: tuple[str, int] | None,
-        server: tuple[str, int | None] | None,
-        scheme: str,
-    ) -> None:
+    def __init__(self, io: ConnectionIO, ctx: ServerContext, info: ConnectionInfo) -> None:
         self.io = io
         self.ctx = ctx
         self._write = io.write
         self._parser = create_parser(ctx.http_parser, ctx.limits)
-        self._client = client
-        self._server = server
-        self._scheme = scheme
+        self._info = info
+        self._extensions = connection_extensions(info)
+        #: The first bytes may still turn out to be an HTTP/2 preface (h2c prior knowledge).
+        self._sniff: bytes | None = b"" if ctx.http2 and info.tls is None else None
+        #: An ``Upgrade: h2c`` request whose body is being collected before the switch.
+        self._h2c: _H2cUpgrade | None = None
         #: The stream whose response is being produced (the head of the line).
         self._stream: HTTPStream | None = None
         #: Whether the connection may persist after the current response.
@@ -147,33 +157,50 @@ class H1Connection:
     def data_received(self, data: bytes) -> None:
         if self._input_done:
             return  # answered, closing, or lingering: the rest is not read as HTTP
+        if self._sniff is not None:
+            data = self._sniff_preface(data)
+            if not data:
+                return
+        self._handle(self._parser.feed(data))
+
+    def _handle(self, events: list[Any]) -> None:
         start: HTTPStream | None = None
-        for event in self._parser.feed(data):
+        for event in events:
             if self._input_done:
                 break  # the last request this connection serves is fully read
             kind = type(event)
             if kind is bytes:
                 stream = self._receiving
                 if stream is not None:
-                    stream.feed_body(event)  # type: ignore[arg-type]
+                    stream.feed_body(event)
                     self._last_body_at = self.ctx.now
-                    self._rate_bytes += len(event)  # type: ignore[arg-type]
+                    self._rate_bytes += len(event)
+                elif self._h2c is not None:
+                    self._h2c.body.append(event)
             elif kind is RequestHead:
                 if not self._accepting:
                     # RFC 9112 §9.6: nothing after a request that closes the connection is
                     # processed, so a request smuggled in behind it never reaches the app.
                     self._input_done = True
                     break
-                stream = self._on_request(event)  # type: ignore[arg-type]
+                stream = self._on_request(event)
                 if stream is not None:
                     start = stream
             elif event is END_OF_MESSAGE:
+                if self._h2c is not None:
+                    self._switch_to_h2c()
+                    return
                 self._on_end_of_message()
             else:
-                self._on_parse_failure(event)  # type: ignore[arg-type]
+                self._on_parse_failure(event)
                 break
         if start is not None:
             self.io.start_app(start.run(self.ctx.app))
+        if self._parser.holding and not self._input_done:
+            # An upgrade request this connection did not switch on: what followed it is
+            # HTTP/1.1 after all.
+            self._handle(self._parser.release())
+            return
         if self._parser.head_in_progress:
             if self._head_started is None:
                 now = self.ctx.now
@@ -182,7 +209,30 @@ class H1Connection:
         else:
             self._head_started = None
 
+    def _sniff_preface(self, data: bytes) -> bytes:
+        """Hand the connection to HTTP/2 if it opens with the preface; else return the bytes."""
+        seen = self._sniff + data  # type: ignore[operator]
+        if len(seen) < len(_H2_SNIFF) and _H2_SNIFF.startswith(seen):
+            self._sniff = seen  # too short to tell yet
+            return b""
+        self._sniff = None
+        if not seen.startswith(_H2_SNIFF):
+            return seen
+        from .http2 import H2Connection
+
+        self._input_done = True
+        self._accepting = False
+        self.deadline = INF
+        connection = H2Connection(self.io, self.ctx, self._info)
+        self.io.switch_protocol(connection)
+        connection.data_received(seen)
+        return b""
+
     def _on_request(self, head: RequestHead) -> HTTPStream | None:
+        if head.upgrade is not None and self._wants_h2c(head):
+            self._h2c = _H2cUpgrade(head)
+            self._accepting = False
+            return None
         body_complete = not head.chunked and not head.content_length
         stream = HTTPStream(
             self,
@@ -241,8 +291,7 @@ class H1Connection:
             self._pipeline.append((failure, False))
 
     def _peer(self) -> str:
-        client = self._client
-        return f"{client[0]}:{client[1]}" if client else "unix socket"
+        return peer_name(self._info)
 
     def _build_scope(self, head: RequestHead) -> dict[str, Any]:
         target = head.target
@@ -260,31 +309,67 @@ class H1Connection:
             assert match is not None  # the parser accepted only http(s)://
             authority, raw_path, query = match[1], match[2] or b"/", match[3] or b""
             headers = [(b"host", authority)] + [h for h in headers if h[0] != b"host"]
-        path = raw_path.decode("latin-1")
-        if "%" in path:
-            path = unquote(path)
-        root_path = self.ctx.root_path
-        if root_path:
-            path = root_path + path
-            raw_path = root_path.encode("utf-8") + raw_path
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": head.http_version,
-            "server": self._server,
-            "client": self._client,
-            "scheme": self._scheme,
-            "method": head.method,
-            "root_path": root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": headers,
-        }
-        state = self.ctx.lifespan_state
-        if state is not None:
-            scope["state"] = state.copy()
-        return scope
+        return http_scope(
+            self.ctx,
+            self._info,
+            head.http_version,
+            head.method,
+            raw_path,
+            query,
+            headers,
+            self._extensions,
+        )
+
+    # --- h2c Upgrade (RFC 7540 §3.2; deprecated by RFC 9113 §3.1 but still sent by curl) --
+
+    def _wants_h2c(self, head: RequestHead) -> bool:
+        """Whether to answer this request by switching the connection to HTTP/2."""
+        if not self.ctx.http2 or self._info.tls is not None or head.http_version != "1.1":
+            return False
+        if b"h2c" not in _tokens(head.upgrade or b""):
+            return False
+        # The request is answered over HTTP/2 after the 101, so it must be the only one in
+        # flight, and its body is held in memory until then: only a small, sized one.
+        if self._stream is not None or self._pipeline or head.chunked:
+            return False
+        if head.content_length > self.ctx.request_body_buffer:
+            return False
+        settings = [value for name, value in head.headers if name == b"http2-settings"]
+        connection_tokens = _tokens(
+            b",".join(value for name, value in head.headers if name == b"connection")
+        )
+        # RFC 7540 §3.2.1: exactly one HTTP2-Settings, named in Connection too.
+        if len(settings) != 1 or b"http2-settings" not in connection_tokens:
+            return False
+        try:
+            base64.urlsafe_b64decode(settings[0])
+        except (binascii.Error, ValueError):
+            return False
+        return True
+
+    def _switch_to_h2c(self) -> None:
+        from .http2 import H2Connection
+
+        upgrade = self._h2c
+        assert upgrade is not None
+        self._h2c = None
+        self._input_done = True
+        self.deadline = INF
+        head = upgrade.head
+        headers = [
+            (name, value)
+            for name, value in head.headers
+            if name not in (b"connection", b"upgrade", b"http2-settings")
+        ]
+        settings = next(value for name, value in head.headers if name == b"http2-settings")
+        self._write(_SWITCH_TO_H2C)
+        connection = H2Connection(self.io, self.ctx, self._info, h2c_settings=settings)
+        self.io.switch_protocol(connection)
+        scope = self._build_scope(head._replace(headers=headers))
+        connection.serve_upgraded_request(scope, b"".join(upgrade.body))
+        rest = self._parser.take_held() if self._parser.holding else b""
+        if rest:
+            connection.data_received(rest)
 
     def eof_received(self) -> bool:
         """The client will send nothing more. Returns True to keep writing responses."""
@@ -402,11 +487,46 @@ class H1Connection:
         if not more_body:
             self._response_complete(stream)
 
+    def send_trailers(self, stream: HTTPStream, headers: list[tuple[bytes, bytes]]) -> None:
+        if self._closed or stream is not self._stream:
+            return
+        if self._framing == _CHUNKED:
+            # RFC 9112 §7.1.2: trailer fields follow the last chunk, but only for a client
+            # that said it accepts them (TE: trailers, RFC 9110 §10.1.4).
+            parts = [b"0\r\n"]
+            if _accepts_trailers(stream.scope["headers"]):
+                for name, value in headers:
+                    parts += (name, b": ", value, b"\r\n")
+            parts.append(b"\r\n")
+            self._write(b"".join(parts))
+        self._response_complete(stream)
+
     def send_continue(self, stream: HTTPStream) -> None:
         if stream is self._stream and not self._closed:
             self._write(_CONTINUE)
             if stream is self._receiving:
                 self._start_body_clock()
+
+    def send_early_hint(self, stream: HTTPStream, links: list[bytes]) -> None:
+        # RFC 8297 §3: HTTP/1.0 clients may not understand 1xx responses.
+        if (
+            stream is not self._stream
+            or self._closed
+            or stream.response_started
+            or stream.scope["http_version"] == "1.0"
+        ):
+            return
+        parts = [_EARLY_HINTS]
+        for link in links:
+            parts += (b"link: ", link, b"\r\n")
+        parts.append(b"\r\n")
+        self._write(b"".join(parts))
+
+    def push(self, stream: HTTPStream, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        pass  # HTTP/1.1 has no server push
+
+    def app_finished(self, stream: HTTPStream) -> None:
+        pass  # the response's completion, not the app's return, moves the connection on
 
     def request_body_wanted(self, stream: HTTPStream) -> None:
         if stream is self._receiving and not self._body_clock and not self._paused:
@@ -428,7 +548,7 @@ class H1Connection:
         self._pipeline.clear()
         self.io.close()
 
-    def wait_writable(self) -> Waiter:
+    def wait_writable(self, stream: HTTPStream) -> Waiter:
         waiter = self._drain_waiter
         if waiter is None:
             waiter = self._drain_waiter = self.io.create_waiter()
@@ -657,6 +777,24 @@ class H1Connection:
     @property
     def idle(self) -> bool:
         return self._stream is None and not self._pipeline and self._receiving is None
+
+
+class _H2cUpgrade:
+    """An ``Upgrade: h2c`` request being read before the connection switches to HTTP/2."""
+
+    __slots__ = ("body", "head")
+
+    def __init__(self, head: RequestHead) -> None:
+        self.head = head
+        self.body: list[bytes] = []
+
+
+def _tokens(value: bytes) -> list[bytes]:
+    return [token.strip().lower() for token in value.split(b",")]
+
+
+def _accepts_trailers(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name == b"te" and b"trailers" in _tokens(value) for name, value in headers)
 
 
 def _content_length(stream: HTTPStream) -> int:

@@ -16,11 +16,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Protocol
+from urllib.parse import unquote
 
 from ..logs import escape_log_text
 from .context import ASGIApp, ServerContext
 from .errors import ClientDisconnected, LocalProtocolError
-from .interface import Waiter
+from .interface import ConnectionInfo, Waiter
 
 __all__ = ["HTTPStream", "StreamOwner", "check_response_headers"]
 
@@ -48,8 +49,24 @@ class StreamOwner(Protocol):
         """Send a further piece of body; ``more_body=False`` completes the response."""
         ...
 
+    def send_trailers(self, stream: HTTPStream, headers: list[tuple[bytes, bytes]]) -> None:
+        """Complete a response whose last body piece was sent with ``more_body=True``.
+
+        The owner sends ``headers`` as trailers where the client accepts them (HTTP/2, or
+        chunked HTTP/1.1 after ``TE: trailers``) and simply ends the response otherwise.
+        """
+        ...
+
     def send_continue(self, stream: HTTPStream) -> None:
         """Send ``100 Continue``: the app is waiting for a body the client is holding back."""
+        ...
+
+    def send_early_hint(self, stream: HTTPStream, links: list[bytes]) -> None:
+        """Send ``103 Early Hints`` with these Link values, if the response has not started."""
+        ...
+
+    def push(self, stream: HTTPStream, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        """Push ``path`` to the client if it accepts pushes (HTTP/2); otherwise do nothing."""
         ...
 
     def request_body_wanted(self, stream: HTTPStream) -> None:
@@ -66,8 +83,15 @@ class StreamOwner(Protocol):
         """The response cannot be completed correctly: end the exchange abruptly."""
         ...
 
-    def wait_writable(self) -> Awaitable[None]:
-        """Wait until the transport wants data again (or the client has gone)."""
+    def wait_writable(self, stream: HTTPStream) -> Awaitable[None]:
+        """Wait until ``stream`` may send again (or the client has gone).
+
+        Called when :attr:`write_paused` or the stream's ``send_blocked`` is set.
+        """
+        ...
+
+    def app_finished(self, stream: HTTPStream) -> None:
+        """The app invocation for ``stream`` has returned (or raised)."""
         ...
 
     def create_waiter(self) -> Waiter: ...
@@ -82,6 +106,7 @@ _HEAD = 1  # http.response.start received; head not yet on the wire
 _BODY = 2  # head on the wire; more body to come
 _DONE = 3  # response complete
 _FAILED = 4  # the app broke a rule; every further message is refused
+_TRAILERS = 5  # the body is complete; http.response.trailers is owed
 
 # What a response header name means to the server.
 _ORDINARY, _CONTENT_LENGTH, _CONNECTION, _TRANSFER_ENCODING, _DEFAULTED = range(5)
@@ -104,6 +129,13 @@ _NAME_CACHE_SIZE = 4096
 
 #: Flags in :attr:`ResponseInfo.flags`.
 APP_CLOSE = 1  # the app sent ``connection: close``
+
+#: The ASGI extensions every HTTP connection offers (HTTP/2 adds server push); see
+#: https://asgi.readthedocs.io/en/latest/extensions.html.
+HTTP_EXTENSIONS: dict[str, dict[str, Any]] = {
+    "http.response.early_hint": {},
+    "http.response.trailers": {},
+}
 
 
 def register_default_header(name: bytes) -> None:
@@ -199,6 +231,56 @@ def check_response_headers(
 
 _DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
 
+
+def http_scope(
+    ctx: ServerContext,
+    info: ConnectionInfo,
+    http_version: str,
+    method: str,
+    raw_path: bytes,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    extensions: dict[str, Any],
+) -> dict[str, Any]:
+    """The ASGI ``http`` scope of one request, the same for every HTTP version."""
+    path = raw_path.decode("latin-1")
+    if "%" in path:
+        path = unquote(path)
+    root_path = ctx.root_path
+    if root_path:
+        path = root_path + path
+        raw_path = root_path.encode("utf-8") + raw_path
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": http_version,
+        "server": info.server,
+        "client": info.client,
+        "scheme": "https" if info.tls is not None else "http",
+        "method": method,
+        "root_path": root_path,
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query,
+        "headers": headers,
+        "extensions": extensions.copy(),
+    }
+    state = ctx.lifespan_state
+    if state is not None:
+        scope["state"] = state.copy()
+    return scope
+
+
+def connection_extensions(info: ConnectionInfo, *, push: bool = False) -> dict[str, Any]:
+    """The scope's ``extensions`` for requests on one connection."""
+    extensions = dict(HTTP_EXTENSIONS)
+    if push:
+        extensions["http.response.push"] = {}
+    if info.tls is not None:
+        extensions["tls"] = info.tls
+    return extensions
+
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 
@@ -224,9 +306,12 @@ class HTTPStream:
         "_started_at",
         "_state",
         "_status",
+        "_trailer_headers",
+        "_trailers",
         "_waiter",
         "disconnected",
         "scope",
+        "send_blocked",
     )
 
     def __init__(
@@ -260,6 +345,12 @@ class HTTPStream:
         self.disconnected = False
         #: The client will send nothing more; ``receive`` returns ``http.disconnect``.
         self._receive_closed = False
+        #: The app promised ``http.response.trailers`` after the body.
+        self._trailers = False
+        self._trailer_headers: list[tuple[bytes, bytes]] = []
+        #: Set by the owner while this stream's own output is held back (HTTP/2 flow
+        #: control), so ``send`` waits in :meth:`StreamOwner.wait_writable`.
+        self.send_blocked = False
 
     # --- what the owner reads ----------------------------------------------------------
 
@@ -297,6 +388,8 @@ class HTTPStream:
             raise
         else:
             self._app_finished(None)
+        finally:
+            self._owner.app_finished(self)
 
     def _describe(self) -> str:
         scope = self.scope
@@ -372,8 +465,8 @@ class HTTPStream:
         except (KeyError, TypeError):
             raise self._refuse(self._unexpected(message)) from None
         rule(self, message)
-        if self._owner.write_paused and self._state == _BODY:
-            await self._owner.wait_writable()
+        if self._state == _BODY and (self.send_blocked or self._owner.write_paused):
+            await self._owner.wait_writable(self)
             if self.disconnected:
                 raise ClientDisconnected("the client has disconnected")
 
@@ -390,6 +483,7 @@ class HTTPStream:
             _IDLE: "http.response.start",
             _HEAD: "http.response.body",
             _BODY: "http.response.body",
+            _TRAILERS: "http.response.trailers",
         }[self._state]
         return f"{kind!r} where {expected!r} was expected"
 
@@ -402,6 +496,7 @@ class HTTPStream:
         except LocalProtocolError as exc:
             raise self._refuse(str(exc)) from None
         self._status = status
+        self._trailers = bool(message.get("trailers", False))
         method = self.scope["method"]
         self._body_allowed = method != "HEAD" and status not in {204, 304}
         length = self._info.content_length
@@ -436,18 +531,57 @@ class HTTPStream:
 
     def _first_body(self, message: Message) -> None:
         body, more_body = self._body(message)
-        self._state = _BODY if more_body else _DONE
-        self._owner.send_head(self, self._status, self._headers, self._info, body, more_body)
-        if not more_body:
+        self._state = self._state_after(more_body)
+        # With trailers to come, the owner must not end the response yet.
+        owed = more_body or self._trailers
+        self._owner.send_head(self, self._status, self._headers, self._info, body, owed)
+        if self._state == _DONE:
             self._log_access()
 
     def _more_body(self, message: Message) -> None:
         body, more_body = self._body(message)
-        if not more_body:
-            self._state = _DONE
-        self._owner.send_body(self, body, more_body)
-        if not more_body:
+        self._state = self._state_after(more_body)
+        self._owner.send_body(self, body, more_body or self._trailers)
+        if self._state == _DONE:
             self._log_access()
+
+    def _state_after(self, more_body: bool) -> int:
+        if more_body:
+            return _BODY
+        return _TRAILERS if self._trailers else _DONE
+
+    def _send_trailers(self, message: Message) -> None:
+        try:
+            headers, _ = check_response_headers(message.get("headers", ()))
+        except LocalProtocolError as exc:
+            raise self._refuse(f"trailers: {exc}") from None
+        self._trailer_headers += headers
+        if not message.get("more_trailers", False):
+            self._state = _DONE
+            self._owner.send_trailers(self, self._trailer_headers)
+            self._log_access()
+
+    def _early_hint(self, message: Message) -> None:
+        links = message.get("links", ())
+        try:
+            values = [bytes(link) for link in links]
+        except TypeError:
+            raise self._refuse("early hint links must be byte strings") from None
+        for value in values:
+            if _INVALID_VALUE_RE.search(value) is not None:
+                raise self._refuse(f"early hint link {value!r} has a control character")
+        if values and self._state != _BODY:
+            self._owner.send_early_hint(self, values)
+
+    def _push(self, message: Message) -> None:
+        path = message.get("path")
+        if type(path) is not str or not path.startswith("/"):
+            raise self._refuse(f"push path {path!r} is not an absolute path")
+        try:
+            headers, _ = check_response_headers(message.get("headers", ()))
+        except LocalProtocolError as exc:
+            raise self._refuse(f"push: {exc}") from None
+        self._owner.push(self, path, headers)
 
     def _log_access(self) -> None:
         access_log = self._owner.ctx.access_log
@@ -558,4 +692,13 @@ _SEND_RULES: dict[tuple[int, str], Callable[[HTTPStream, Message], None]] = {
     (_IDLE, "http.response.start"): HTTPStream._start,
     (_HEAD, "http.response.body"): HTTPStream._first_body,
     (_BODY, "http.response.body"): HTTPStream._more_body,
+    (_TRAILERS, "http.response.trailers"): HTTPStream._send_trailers,
+    # Extensions. An early hint after the head has gone can no longer be sent and is
+    # dropped; a push is allowed until the response is complete.
+    (_IDLE, "http.response.early_hint"): HTTPStream._early_hint,
+    (_HEAD, "http.response.early_hint"): HTTPStream._early_hint,
+    (_BODY, "http.response.early_hint"): HTTPStream._early_hint,
+    (_IDLE, "http.response.push"): HTTPStream._push,
+    (_HEAD, "http.response.push"): HTTPStream._push,
+    (_BODY, "http.response.push"): HTTPStream._push,
 }

@@ -9,6 +9,7 @@ asyncio/uvloop; the tests implement it with plain lists. Nothing here imports an
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Generator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -60,3 +61,56 @@ class ConnectionIO(Protocol):
         ...
 
     def create_waiter(self) -> Waiter: ...
+
+    def switch_protocol(self, protocol: ServerProtocol) -> None:
+        """Hand every later event of this connection to ``protocol`` (h2c, WebSocket)."""
+        ...
+
+
+class ServerProtocol(Protocol):
+    """What the I/O layer calls on a connection's protocol (HTTP/1.1, HTTP/2, ...)."""
+
+    #: When :meth:`on_deadline` next needs calling, on the coarse clock ``ctx.now``.
+    deadline: float
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def eof_received(self) -> bool:
+        """The peer half-closed. Returns True to keep the connection open for writing."""
+        ...
+
+    def connection_lost(self) -> None: ...
+
+    def pause_writing(self) -> None: ...
+
+    def resume_writing(self) -> None: ...
+
+    def on_deadline(self, now: float) -> None: ...
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: finish what is in progress, start nothing new."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """What the I/O layer knows about a connection, as the ASGI scope reports it."""
+
+    #: The peer's (host, port), or None (Unix socket).
+    client: tuple[str, int] | None
+    #: The local (host, port), or (path, None) for a Unix socket.
+    server: tuple[str, int | None] | None
+    #: The ASGI ``tls`` extension for a TLS connection, None in the clear.
+    tls: dict[str, Any] | None = None
+    #: The protocol chosen by ALPN ("h2", "http/1.1"), if any.
+    alpn: str | None = None
+
+    @property
+    def secure(self) -> bool:
+        return self.tls is not None
+
+
+def peer_name(info: ConnectionInfo) -> str:
+    """The client's address for log lines."""
+    client = info.client
+    return f"{client[0]}:{client[1]}" if client else "unix socket"

@@ -15,6 +15,7 @@ from typing import Any
 from hypercorn.config import Config
 from hypercorn.protocol.context import ASGIApp, ServerContext
 from hypercorn.protocol.http11 import H1Connection
+from hypercorn.protocol.interface import ConnectionInfo, ServerProtocol
 
 
 class StepWaiter:
@@ -46,6 +47,7 @@ class StepIO:
         self.reading = True
         self.ready: deque[Coroutine[Any, Any, Any] | Callable[[], None]] = deque()
         self.finished_apps = 0
+        self.protocol: ServerProtocol | None = None
 
     # ConnectionIO
     def write(self, data: bytes) -> None:
@@ -76,6 +78,9 @@ class StepIO:
 
     def create_waiter(self) -> StepWaiter:
         return StepWaiter(self)
+
+    def switch_protocol(self, protocol: ServerProtocol) -> None:
+        self.protocol = protocol
 
     # test controls
     def run(self) -> None:
@@ -111,7 +116,6 @@ def connection(
     """An H1Connection on a StepIO, with the Date header frozen at the epoch."""
     io = StepIO()
     ctx = ServerContext(Config(**options), app, http_parser=parser)
-    conn = H1Connection(
-        io, ctx, client=("127.0.0.1", 5000), server=("127.0.0.1", 8000), scheme="http"
-    )
+    conn = H1Connection(io, ctx, ConnectionInfo(("127.0.0.1", 5000), ("127.0.0.1", 8000)))
+    io.protocol = conn
     return conn, io

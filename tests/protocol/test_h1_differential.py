@@ -43,6 +43,8 @@ def run(backend: str, pieces: list[bytes]) -> list[Any]:
     events: list[Any] = []
     for piece in pieces:
         events += parser.feed(piece)
+        if parser.holding:  # after an upgrade request: stay on HTTP/1.1, as a server would
+            events += parser.release()
     return normalise(events)
 
 

@@ -412,7 +412,8 @@ class H2Connection:
                 return
             self._ready[stream.stream_id] = stream
             self._unblock(stream.stream_id)
-        self._send_ready()
+        # The data goes out when the whole read is processed (data_received flushes), so
+        # that window updates arriving together are all seen before priorities are applied.
 
     def _on_settings(self, event: h2.events.RemoteSettingsChanged) -> None:
         if not self._preface_seen:
@@ -427,7 +428,6 @@ class H2Connection:
             for stream_id in self._stalled:
                 self._unblock(stream_id)
             self._stalled.clear()
-            self._send_ready()
 
     def _on_priority(self, event: h2.events.PriorityUpdated) -> None:
         self._count_control()

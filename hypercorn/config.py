@@ -148,6 +148,12 @@ class Config:
         section="TLS",
         metavar="ADDRESS",
     )
+    https_redirect: bool = _option(
+        False,
+        "Answer requests that arrive in the clear (insecure_bind) with a 308 redirect to the"
+        " same URL over HTTPS, instead of serving them.",
+        section="TLS",
+    )
 
     # --- lifecycle -----------------------------------------------------------------------
     lifespan: LifespanMode = _option(

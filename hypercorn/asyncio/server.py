@@ -13,6 +13,7 @@ from typing import Any
 from ..app_wrappers import wrap_app
 from ..config import Config
 from ..logs import AccessLogger, error_logger
+from ..middleware import HTTPToHTTPSRedirectMiddleware
 from ..protocol.context import LINGER_SECONDS, ServerContext
 from ..protocol.http_stream import register_default_header
 from ..sockets import (
@@ -118,6 +119,13 @@ class Server:
             except BaseException:
                 self._close_sockets()
                 raise
+        if config.https_redirect and secure:
+            ports = [
+                address[1]
+                for address, tls in zip(self.addresses, self._secure, strict=True)
+                if tls and isinstance(address, tuple)
+            ]
+            self.ctx.app = HTTPToHTTPSRedirectMiddleware(self.app, https_port=ports[0] or 443)
         self._lifespan = Lifespan(self.app, self.config.lifespan, error_logger, self.loop)
         try:
             await self._lifespan.startup(self.config.startup_timeout)

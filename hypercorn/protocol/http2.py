@@ -174,13 +174,13 @@ class H2Connection:
         "_max_streams",
         "_ping_sent_at",
         "_preface_seen",
+        "_priorities_off",
         "_ready",
         "_reset_allowance",
         "_reset_debt",
         "_stalled",
         "_streams",
         "_tree",
-        "_tree_full",
         "_write",
         "ctx",
         "deadline",
@@ -209,8 +209,10 @@ class H2Connection:
         self._ready: dict[int, H2Stream] = {}
         #: Streams with output waiting for a WINDOW_UPDATE.
         self._stalled: dict[int, H2Stream] = {}
-        self._tree = PriorityTree(maximum_streams=MAX_PRIORITY_NODES)
-        self._tree_full = False
+        #: The client's priority tree, built when it first signals a priority; until then
+        #: (and if it overfills the tree) waiting streams take turns, a frame each.
+        self._tree: PriorityTree | None = None
+        self._priorities_off = False
         self._closed = False
         self._going_away = False
         self._calm = False
@@ -335,8 +337,9 @@ class H2Connection:
             body_complete=event.stream_ended is not None,
             expect_continue=expect_continue,
         )
-        if event.priority_updated is not None:
-            self._prioritise(event.priority_updated)
+        signal = event.priority_updated
+        if signal is not None and (signal.depends_on or signal.weight != 16 or signal.exclusive):
+            self._prioritise(signal)
         self._start(stream)
 
     def _new_stream(
@@ -351,17 +354,26 @@ class H2Connection:
             started_at=time.perf_counter() if self.ctx.access_log is not None else 0.0,
         )
         self._streams[stream_id] = stream
-        if not self._tree_full:
-            try:
-                self._tree.insert_stream(stream_id)
-            except DuplicateStreamError:
-                pass  # a PRIORITY frame placed it in the tree before it opened
-            except PriorityError:
-                # Placeholders filled the tree: schedule this connection first come, first
-                # served from now on rather than leave a stream out of the tree.
-                self._tree_full = True
-            self._block(stream_id)
+        if self._tree is not None:
+            self._plant(stream_id)
         return stream
+
+    def _plant(self, stream_id: int) -> None:
+        """Put a new stream into the priority tree, blocked until it has output."""
+        tree = self._tree
+        assert tree is not None
+        try:
+            tree.insert_stream(stream_id)
+        except DuplicateStreamError:
+            pass  # a PRIORITY frame placed it in the tree before it opened
+        except PriorityError:
+            # Placeholders filled the tree: take turns from now on rather than leave a
+            # stream out of the tree (where it would never be scheduled).
+            self._tree = None
+            self._priorities_off = True
+            return
+        if stream_id not in self._ready:
+            tree.block(stream_id)
 
     def _start(self, stream: H2Stream) -> None:
         self.io.start_app(stream.run(self.ctx.app))
@@ -434,9 +446,15 @@ class H2Connection:
         self._prioritise(event)
 
     def _prioritise(self, event: h2.events.PriorityUpdated) -> None:
-        if self._tree_full:
-            return
         tree = self._tree
+        if tree is None:
+            if self._priorities_off:
+                return
+            tree = self._tree = PriorityTree(maximum_streams=MAX_PRIORITY_NODES)
+            for known in self._streams:
+                self._plant(known)
+            if self._tree is None:
+                return
         stream_id = cast(int, event.stream_id)
         depends_on = event.depends_on or 0
         weight = event.weight or 16
@@ -654,9 +672,9 @@ class H2Connection:
     def _send_ready(self) -> None:
         """Frame waiting output while there is window, stream by stream in priority order."""
         ready = self._ready
-        tree = self._tree
         while ready and not self.write_paused:
-            if len(ready) == 1 or self._tree_full:
+            tree = self._tree
+            if len(ready) == 1 or tree is None:
                 stream_id = next(iter(ready))
             else:
                 try:
@@ -668,6 +686,8 @@ class H2Connection:
                     continue
             stream = ready[stream_id]
             if self._send_frame(stream, once=len(ready) > 1):
+                if tree is None:
+                    ready[stream_id] = ready.pop(stream_id)  # to the back of the queue
                 continue
             if ready.pop(stream_id, None) is not None:
                 self._block(stream_id)
@@ -715,12 +735,12 @@ class H2Connection:
         return False
 
     def _block(self, stream_id: int) -> None:
-        if not self._tree_full:
+        if self._tree is not None:
             with contextlib.suppress(PriorityError):
                 self._tree.block(stream_id)
 
     def _unblock(self, stream_id: int) -> None:
-        if not self._tree_full:
+        if self._tree is not None:
             with contextlib.suppress(PriorityError):
                 self._tree.unblock(stream_id)
 
@@ -785,7 +805,7 @@ class H2Connection:
         stream_id = stream.stream_id
         if self._streams.pop(stream_id, None) is None:
             return
-        if not self._tree_full:
+        if self._tree is not None:
             with contextlib.suppress(PriorityError):
                 self._tree.remove_stream(stream_id)
         if not self._streams:

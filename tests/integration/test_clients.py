@@ -104,16 +104,42 @@ def test_tls_with_httpx(serve: ServerFactory, tls_files: tuple[str, str, str]) -
 
 
 @needs_curl
-def test_tls_with_curl_offers_only_http11(
+def test_tls_with_curl_negotiates_h2_or_http11(
     serve: ServerFactory, tls_files: tuple[str, str, str]
 ) -> None:
     ca_path, cert_path, key_path = tls_files
     server = serve(certfile=cert_path, keyfile=key_path)
-    result = run_curl("--verbose", "--cacert", ca_path, f"https://127.0.0.1:{server.port}/")
+    url = f"https://127.0.0.1:{server.port}/"
+    result = run_curl("--verbose", "--cacert", ca_path, url)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Hello, world!"
-    assert "ALPN" in result.stderr and "http/1.1" in result.stderr
+    assert "ALPN: server accepted h2" in result.stderr
+    result = run_curl("--verbose", "--http1.1", "--cacert", ca_path, url)
+    assert result.stdout == "Hello, world!"
+    assert "ALPN: server accepted http/1.1" in result.stderr
     old = run_curl(
         "--tlsv1.1", "--tls-max", "1.1", "--cacert", ca_path, f"https://127.0.0.1:{server.port}/"
     )
     assert old.returncode != 0  # TLS 1.2 is the minimum
+
+
+def test_insecure_bind_redirects_to_https(
+    serve: ServerFactory, tls_files: tuple[str, str, str]
+) -> None:
+    ca_path, cert_path, key_path = tls_files
+    server = serve(
+        certfile=cert_path,
+        keyfile=key_path,
+        insecure_bind=["127.0.0.1:0"],
+        https_redirect=True,
+    )
+    assert server.server is not None
+    https_url, http_url = server.server.urls()
+    assert https_url.startswith("https://") and http_url.startswith("http://")
+    https_port = int(https_url.rsplit(":", 1)[1])
+    response = httpx.get(http_url + "/a?b=c", headers={"host": "localhost:1234"})
+    assert response.status_code == 308
+    assert response.headers["location"] == f"https://localhost:{https_port}/a?b=c"
+    context = ssl.create_default_context(cafile=ca_path)
+    with httpx.Client(verify=context) as client:
+        assert client.get(https_url + "/").text == "Hello, world!"

@@ -1,0 +1,5 @@
+"""ASGI middleware that ships with the server."""
+
+from .redirect import HTTPToHTTPSRedirectMiddleware
+
+__all__ = ["HTTPToHTTPSRedirectMiddleware"]

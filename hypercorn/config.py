@@ -284,6 +284,39 @@ class Config:
         section="HTTP/2",
     )
 
+    # --- WebSocket -----------------------------------------------------------------------
+    websocket_max_message_size: int = _option(
+        16 * 1024 * 1024,
+        "Largest WebSocket message accepted, in bytes (after decompression); a larger one"
+        " closes the WebSocket with 1009.",
+        section="WebSocket",
+        bounds=(1, None),
+    )
+    websocket_ping_interval: float = _option(
+        20.0,
+        "Seconds of silence from a WebSocket client before the server sends a Ping (0 turns"
+        " pings off).",
+        section="WebSocket",
+    )
+    websocket_ping_timeout: float = _option(
+        20.0,
+        "Seconds a WebSocket client has to answer a Ping, or a Close, before the connection"
+        " is dropped.",
+        section="WebSocket",
+    )
+    websocket_compression: bool = _option(
+        True,
+        "Accept permessage-deflate (RFC 7692) when a client offers it.",
+        section="WebSocket",
+    )
+    websocket_compression_window_bits: int = _option(
+        15,
+        "The server's LZ77 window for permessage-deflate, 9-15 (smaller saves memory per"
+        " WebSocket, compresses less).",
+        section="WebSocket",
+        bounds=(9, 15),
+    )
+
     # --- logging -------------------------------------------------------------------------
     log_level: LogLevel = _option("info", "Level of the error log.", section="Logging")
     error_logfile: str | None = _option(

@@ -152,12 +152,22 @@ def create_ssl_context(config: Config, alpn: list[str]) -> ssl.SSLContext | None
         # ssl reports a missing file without its name; say which one.
         if path is not None and not os.access(path, os.R_OK):
             raise BindError(f"TLS: cannot read {path}: no such file or not readable")
+    def no_password() -> str:
+        # Without this, OpenSSL would prompt on the terminal and wait.
+        raise BindError(
+            f"TLS: the key in {config.keyfile or config.certfile} is encrypted;"
+            " set keyfile_password"
+        )
+
     try:
-        context.load_cert_chain(config.certfile, config.keyfile, config.keyfile_password)
+        context.load_cert_chain(
+            config.certfile, config.keyfile, config.keyfile_password or no_password
+        )
     except (ssl.SSLError, OSError) as exc:
+        hint = " (is keyfile_password right?)" if config.keyfile_password else ""
         raise BindError(
             f"TLS: cannot load certificate {config.certfile}"
-            f"{' with key ' + config.keyfile if config.keyfile else ''}: {exc}"
+            f"{' with key ' + config.keyfile if config.keyfile else ''}: {exc}{hint}"
         ) from None
     verify_mode = config.verify_mode
     if config.ca_certs is not None:

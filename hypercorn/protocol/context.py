@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 
 from ..config import Config
@@ -22,6 +23,23 @@ ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
     Awaitable[None],
 ]
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
+
+
+#: Precomputed once: every HTTP/1.1 status line a response can start with.
+STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
+
+
+def status_line(status: int) -> bytes:
+    return STATUS_LINES[status]
+
 
 # How long a connection keeps reading (and discarding) after it has answered and half-closed,
 # so that a client still sending a body it will never need reads the response instead of a

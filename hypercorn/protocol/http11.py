@@ -19,10 +19,9 @@ import binascii
 import re
 import time
 from collections import deque
-from http import HTTPStatus
 from typing import Any
 
-from .context import LINGER_SECONDS, ServerContext
+from .context import LINGER_SECONDS, STATUS_LINES, ServerContext
 from .events import END_OF_MESSAGE, ParseFailure, RequestHead
 from .h1_parse import create_parser
 from .http_stream import (
@@ -33,6 +32,7 @@ from .http_stream import (
     http_scope,
 )
 from .interface import ConnectionInfo, ConnectionIO, Waiter, peer_name
+from .ws_h1 import handshake_problem
 
 __all__ = ["MAX_PIPELINE", "H1Connection"]
 
@@ -44,16 +44,7 @@ INF = float("inf")
 MAX_PIPELINE = 32
 
 
-def _status_line(status: int) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    return f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
-
-
-# Precomputed once: every status line a response can start with.
-_STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
+_STATUS_LINES = STATUS_LINES
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\n"
@@ -229,10 +220,15 @@ class H1Connection:
         return b""
 
     def _on_request(self, head: RequestHead) -> HTTPStream | None:
-        if head.upgrade is not None and self._wants_h2c(head):
-            self._h2c = _H2cUpgrade(head)
-            self._accepting = False
-            return None
+        if head.upgrade is not None:
+            tokens = _tokens(head.upgrade)
+            if b"websocket" in tokens:
+                self._on_websocket(head)
+                return None
+            if b"h2c" in tokens and self._wants_h2c(head):
+                self._h2c = _H2cUpgrade(head)
+                self._accepting = False
+                return None
         body_complete = not head.chunked and not head.content_length
         stream = HTTPStream(
             self,
@@ -293,7 +289,29 @@ class H1Connection:
     def _peer(self) -> str:
         return peer_name(self._info)
 
-    def _build_scope(self, head: RequestHead) -> dict[str, Any]:
+    def _on_websocket(self, head: RequestHead) -> None:
+        """Hand the connection to a WebSocket, or refuse the handshake (RFC 6455 §4.2)."""
+        problem = handshake_problem(head)
+        if problem is None and (self._stream is not None or self._pipeline):
+            problem = 400, b"a WebSocket handshake pipelined behind another request"
+        if problem is not None:
+            status, reason = problem
+            self._on_parse_failure(ParseFailure(status, reason.decode("ascii")))
+            return
+        from .ws_h1 import H1WebSocket
+
+        self._input_done = True
+        self._accepting = False
+        self.deadline = INF
+        raw_path, query, headers = self._split_target(head)
+        early = self._parser.take_held() if self._parser.holding else b""
+        websocket = H1WebSocket(
+            self.io, self.ctx, self._info, head._replace(headers=headers), raw_path, query, early
+        )
+        self.io.switch_protocol(websocket)
+
+    def _split_target(self, head: RequestHead) -> tuple[bytes, bytes, list[tuple[bytes, bytes]]]:
+        """The raw path, query and headers a request target makes (RFC 9112 §3.2)."""
         target = head.target
         headers = head.headers
         if target[:1] == b"/":
@@ -309,6 +327,10 @@ class H1Connection:
             assert match is not None  # the parser accepted only http(s)://
             authority, raw_path, query = match[1], match[2] or b"/", match[3] or b""
             headers = [(b"host", authority)] + [h for h in headers if h[0] != b"host"]
+        return raw_path, query, headers
+
+    def _build_scope(self, head: RequestHead) -> dict[str, Any]:
+        raw_path, query, headers = self._split_target(head)
         return http_scope(
             self.ctx,
             self._info,
@@ -655,6 +677,8 @@ class H1Connection:
                 (
                     _STATUS_LINES[status],
                     self.ctx.default_headers,
+                    # RFC 6455 §4.2.2: a refused WebSocket version names the one served.
+                    b"sec-websocket-version: 13\r\n" if status == 426 else b"",
                     b"content-type: text/plain; charset=utf-8\r\n",
                     b"content-length: %d\r\n" % len(body),
                     b"connection: close\r\n\r\n",

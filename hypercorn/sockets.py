@@ -152,6 +152,7 @@ def create_ssl_context(config: Config, alpn: list[str]) -> ssl.SSLContext | None
         # ssl reports a missing file without its name; say which one.
         if path is not None and not os.access(path, os.R_OK):
             raise BindError(f"TLS: cannot read {path}: no such file or not readable")
+
     def no_password() -> str:
         # Without this, OpenSSL would prompt on the terminal and wait.
         raise BindError(

@@ -36,7 +36,9 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.frame_buffer
 import h2.settings
+import hpack
 from h2.errors import ErrorCodes
 from hyperframe.frame import GoAwayFrame
 from priority.priority import (
@@ -50,8 +52,9 @@ from priority.priority import (
 from .context import ServerContext
 from .http_stream import HTTPStream, ResponseInfo, connection_extensions, http_scope
 from .interface import ConnectionInfo, ConnectionIO, Waiter, peer_name
+from .ws_stream import WSStream, websocket_scope
 
-__all__ = ["H2Connection", "H2Stream"]
+__all__ = ["H2Connection", "H2Stream", "H2WebSocket"]
 
 INF = float("inf")
 
@@ -79,6 +82,9 @@ _CONNECTION_SPECIFIC = frozenset(
 FLOOD_BURST = 1000
 FLOOD_RATE = 100.0
 
+#: WINDOW_UPDATE frames banked by DATA frames sent (two each: stream and connection), at most.
+MAX_WINDOW_CREDIT = 10000
+
 #: Client resets (and streams the server had to reset) beyond completed responses that end
 #: the connection, at the least; the limit is twice the concurrent-stream setting.
 MIN_RESET_ALLOWANCE = 100
@@ -86,6 +92,56 @@ MIN_RESET_ALLOWANCE = 100
 #: Nodes in the priority tree, counting placeholders clients create with PRIORITY frames;
 #: priority signals beyond this are ignored (the streams still run, in default order).
 MAX_PRIORITY_NODES = 1000
+
+
+class _CompressionError(h2.exceptions.ProtocolError):
+    """A header block that does not decode: RFC 9113 §4.3 makes it COMPRESSION_ERROR."""
+
+    error_code = ErrorCodes.COMPRESSION_ERROR
+
+
+class _Decoder(hpack.Decoder):
+    """HPACK decoding whose failures carry the error code RFC 9113 §4.3 names.
+
+    h2 reports every HPACK failure as PROTOCOL_ERROR; raising an h2 error of its own here,
+    which h2 does not re-wrap, puts COMPRESSION_ERROR in the GOAWAY instead. An oversized
+    header list is left to h2, which answers it with ENHANCE_YOUR_CALM.
+    """
+
+    def decode(self, data: bytes, raw: bool = False) -> Any:
+        try:
+            return super().decode(data, raw)
+        except hpack.OversizedHeaderListError:
+            raise
+        except (hpack.HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:
+            raise _CompressionError(f"cannot decode the header block: {exc}") from exc
+
+
+class _FrameBuffer(h2.frame_buffer.FrameBuffer):
+    """h2's frame reader, with two checks h2 leaves out."""
+
+    connection: h2.connection.H2Connection
+
+    def __next__(self) -> Any:
+        data = self._data
+        if len(data) >= 9:
+            kind = data[3]
+            if kind == 0x4 and data[4] & 0x1 and data[:3] != b"\0\0\0":
+                # RFC 9113 §6.5: SETTINGS with ACK and a payload is FRAME_SIZE_ERROR (h2
+                # would call it a PROTOCOL_ERROR).
+                raise h2.exceptions.FrameTooLargeError("SETTINGS ACK with a payload")
+            if kind == 0x3:
+                # RFC 9113 §6.4: RST_STREAM on an idle stream is a connection error; h2
+                # ignores it once any stream has been opened.
+                stream_id = int.from_bytes(data[5:9], "big") & 0x7FFFFFFF
+                conn = self.connection
+                if stream_id % 2:
+                    idle = stream_id > conn.highest_inbound_stream_id
+                else:
+                    idle = stream_id > conn.highest_outbound_stream_id
+                if idle and stream_id:
+                    raise h2.exceptions.ProtocolError("RST_STREAM on an idle stream")
+        return super().__next__()
 
 
 class _LocalSettings(h2.settings.Settings):
@@ -106,21 +162,54 @@ class _LocalSettings(h2.settings.Settings):
         self[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = value
 
 
+# What the connection tracks about each stream, request or WebSocket alike.
+_STREAM_STATE = (
+    "app_done",
+    "body_paused",
+    "end_pending",
+    "ended",
+    "no_body",
+    "pending",
+    "stream_id",
+    "trailers",
+    "unacked",
+    "writable",
+)
+
+
+def _init_stream_state(stream: H2Stream | H2WebSocket, stream_id: int) -> None:
+    stream.stream_id = stream_id
+    #: Output not yet framed (waiting for window or for the socket).
+    stream.pending = b""
+    #: The stream ends once ``pending`` (and ``trailers``) are sent.
+    stream.end_pending = False
+    stream.trailers = None
+    #: END_STREAM sent, or the stream reset: nothing more goes out.
+    stream.ended = False
+    stream.app_done = False
+    #: HEAD, 204 and 304 responses carry no content (RFC 9110 §6.4.1).
+    stream.no_body = False
+    #: The app's buffer is full: received DATA is not acknowledged yet.
+    stream.body_paused = False
+    stream.unacked = 0
+    stream.writable = None
+
+
 class H2Stream(HTTPStream):
     """One request/response on an HTTP/2 connection."""
 
-    __slots__ = (
-        "app_done",
-        "body_paused",
-        "end_pending",
-        "ended",
-        "no_body",
-        "pending",
-        "stream_id",
-        "trailers",
-        "unacked",
-        "writable",
-    )
+    __slots__ = _STREAM_STATE
+
+    stream_id: int
+    pending: bytes
+    end_pending: bool
+    trailers: list[tuple[bytes, bytes]] | None
+    ended: bool
+    app_done: bool
+    no_body: bool
+    body_paused: bool
+    unacked: int
+    writable: Waiter | None
 
     def __init__(
         self,
@@ -139,21 +228,31 @@ class H2Stream(HTTPStream):
             expect_continue=expect_continue,
             started_at=started_at,
         )
-        self.stream_id = stream_id
-        #: Response body not yet framed (waiting for window or for the socket).
-        self.pending = b""
-        #: The response ends once ``pending`` (and ``trailers``) are sent.
-        self.end_pending = False
-        self.trailers: list[tuple[bytes, bytes]] | None = None
-        #: END_STREAM sent, or the stream reset: nothing more goes out.
-        self.ended = False
-        self.app_done = False
-        #: HEAD, 204 and 304 responses carry no content (RFC 9110 §6.4.1).
-        self.no_body = False
-        #: The app's body buffer is full: received DATA is not acknowledged yet.
-        self.body_paused = False
-        self.unacked = 0
-        self.writable: Waiter | None = None
+        _init_stream_state(self, stream_id)
+
+
+class H2WebSocket(WSStream):
+    """A WebSocket on an HTTP/2 stream (RFC 8441 extended CONNECT)."""
+
+    __slots__ = _STREAM_STATE
+
+    stream_id: int
+    pending: bytes
+    end_pending: bool
+    trailers: list[tuple[bytes, bytes]] | None
+    ended: bool
+    app_done: bool
+    no_body: bool
+    body_paused: bool
+    unacked: int
+    writable: Waiter | None
+
+    def __init__(self, owner: H2Connection, stream_id: int, scope: dict[str, Any]) -> None:
+        super().__init__(owner, scope)
+        _init_stream_state(self, stream_id)
+
+
+_AnyStream = H2Stream | H2WebSocket
 
 
 class H2Connection:
@@ -181,7 +280,9 @@ class H2Connection:
         "_stalled",
         "_streams",
         "_tree",
+        "_window_credit",
         "_write",
+        "_zombies",
         "ctx",
         "deadline",
         "io",
@@ -204,11 +305,13 @@ class H2Connection:
         self._extensions = connection_extensions(info, push=True)
         self._max_streams = config.h2_max_concurrent_streams
         self._reset_allowance = max(MIN_RESET_ALLOWANCE, 2 * self._max_streams)
-        self._streams: dict[int, H2Stream] = {}
+        self._streams: dict[int, _AnyStream] = {}
+        #: Streams in ``_streams`` that are closed but whose apps have not returned.
+        self._zombies = 0
         #: Streams with output waiting and window to send it, by stream id.
-        self._ready: dict[int, H2Stream] = {}
+        self._ready: dict[int, _AnyStream] = {}
         #: Streams with output waiting for a WINDOW_UPDATE.
-        self._stalled: dict[int, H2Stream] = {}
+        self._stalled: dict[int, _AnyStream] = {}
         #: The client's priority tree, built when it first signals a priority; until then
         #: (and if it overfills the tree) waiting streams take turns, a frame each.
         self._tree: PriorityTree | None = None
@@ -221,6 +324,8 @@ class H2Connection:
         self._flood = 0.0
         self._flood_at = ctx.now
         self._reset_debt = 0
+        #: WINDOW_UPDATE frames the DATA sent so far may fairly be answered with.
+        self._window_credit = 0
         self._last_received = ctx.now
         self._ping_sent_at: float | None = None
         self._idle_since = ctx.now
@@ -237,10 +342,15 @@ class H2Connection:
                 codes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
                 codes.MAX_FRAME_SIZE: config.h2_max_inbound_frame_size,
                 codes.INITIAL_WINDOW_SIZE: config.h2_initial_window_size,
+                # RFC 8441 §3: WebSockets over HTTP/2 by extended CONNECT.
+                codes.ENABLE_CONNECT_PROTOCOL: 1,
             },
         )
         conn.max_inbound_frame_size = config.h2_max_inbound_frame_size
+        conn.decoder = _Decoder()
         conn.decoder.max_header_list_size = config.h2_max_header_list_size
+        conn.incoming_buffer = buffer = _FrameBuffer(server=True)
+        buffer.connection = conn
         if h2c_settings is None:
             conn.initiate_connection()
         else:
@@ -268,6 +378,10 @@ class H2Connection:
             self._flush()
             self._close()
             return
+        if not self._preface_seen and events and type(events[0]) is not _SETTINGS_EVENT:
+            # RFC 9113 §3.4: the preface is the magic octets and then a SETTINGS frame.
+            self._connection_error(ErrorCodes.PROTOCOL_ERROR, "preface without SETTINGS")
+            return
         handlers = _HANDLERS
         for event in events:
             handler = handlers.get(type(event))
@@ -289,12 +403,16 @@ class H2Connection:
 
     def _on_request(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
-        if self._going_away or len(self._streams) >= self._max_streams:
+        if self._going_away or self._full():
             # RFC 9113 §5.1.2: a stream error the client may retry.
             self._reset(stream_id, ErrorCodes.REFUSED_STREAM)
             self._count_control()
             return
-        method = path = authority = b""
+        if event.stream_ended is not None and _declares_content(event.headers):
+            # RFC 9113 §8.1.1: a Content-Length the (absent) DATA frames cannot match.
+            self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+            return
+        method = path = authority = protocol = b""
         headers: list[tuple[bytes, bytes]] = []
         has_host = expect_continue = False
         for name, value in event.headers:
@@ -306,21 +424,24 @@ class H2Connection:
                 elif name == b":authority":
                     authority = value
                 elif name == b":protocol":
-                    method = b"CONNECT"  # extended CONNECT (RFC 8441) is not served here
+                    protocol = value
             else:
                 if name == b"host":
                     has_host = True
                 elif name == b"expect" and value.lower() == b"100-continue":
                     expect_continue = True
                 headers.append((name, value))
-        if method == b"CONNECT":
-            # An ASGI app cannot be a tunnel (RFC 9113 §8.5).
-            self._answer(stream_id, 501)
-            return
         if authority and not has_host:
             # RFC 9113 §8.3.1: :authority replaces Host; ASGI apps read Host.
             headers.insert(0, (b"host", authority))
         raw_path, _, query = path.partition(b"?")
+        if method == b"CONNECT":
+            if protocol.lower() == b"websocket":
+                self._start_websocket(stream_id, raw_path, query, headers)
+            else:
+                # An ASGI app cannot be a tunnel (RFC 9113 §8.5), nor speak another protocol.
+                self._answer(stream_id, 501)
+            return
         scope = http_scope(
             self.ctx,
             self._info,
@@ -342,6 +463,32 @@ class H2Connection:
             self._prioritise(signal)
         self._start(stream)
 
+    def _full(self) -> bool:
+        """Whether a new stream would exceed ``SETTINGS_MAX_CONCURRENT_STREAMS``.
+
+        Open streams count as RFC 9113 §5.1.2 says. Streams that are closed but whose apps
+        are still running (a client reset them, say) count too, up to the same number
+        again: otherwise resetting streams (CVE-2023-44487) would start apps without bound.
+        """
+        total = len(self._streams)
+        return total - self._zombies >= self._max_streams or total >= 2 * self._max_streams
+
+    def _start_websocket(
+        self, stream_id: int, raw_path: bytes, query: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """RFC 8441 §4: a CONNECT with :protocol websocket opens a WebSocket on the stream."""
+        versions = [value for name, value in headers if name == b"sec-websocket-version"]
+        if versions != [b"13"]:
+            # RFC 6455 §4.2.2, as RFC 8441 §5 keeps it: name the version served.
+            fields = [(b":status", b"426"), (b"sec-websocket-version", b"13")]
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self._h2.send_headers(stream_id, fields, end_stream=True)
+            return
+        scope = websocket_scope(self.ctx, self._info, "2", raw_path, query, headers)
+        stream = H2WebSocket(self, stream_id, scope)
+        self._register(stream)
+        self._start(stream)
+
     def _new_stream(
         self, stream_id: int, scope: dict[str, Any], *, body_complete: bool, expect_continue: bool
     ) -> H2Stream:
@@ -353,10 +500,13 @@ class H2Connection:
             expect_continue=expect_continue,
             started_at=time.perf_counter() if self.ctx.access_log is not None else 0.0,
         )
-        self._streams[stream_id] = stream
-        if self._tree is not None:
-            self._plant(stream_id)
+        self._register(stream)
         return stream
+
+    def _register(self, stream: _AnyStream) -> None:
+        self._streams[stream.stream_id] = stream
+        if self._tree is not None:
+            self._plant(stream.stream_id)
 
     def _plant(self, stream_id: int) -> None:
         """Put a new stream into the priority tree, blocked until it has output."""
@@ -375,7 +525,7 @@ class H2Connection:
         if stream_id not in self._ready:
             tree.block(stream_id)
 
-    def _start(self, stream: H2Stream) -> None:
+    def _start(self, stream: _AnyStream) -> None:
         self.io.start_app(stream.run(self.ctx.app))
 
     def _on_data(self, event: h2.events.DataReceived) -> None:
@@ -388,7 +538,10 @@ class H2Connection:
             self._h2.acknowledge_received_data(size, event.stream_id)
             return
         if data:
-            stream.feed_body(data)
+            if isinstance(stream, H2Stream):
+                stream.feed_body(data)
+            else:
+                stream.feed(data)  # WebSocket frames (RFC 8441 §5)
         if stream.body_paused:
             stream.unacked += size
         elif size:
@@ -396,11 +549,18 @@ class H2Connection:
 
     def _on_stream_ended(self, event: h2.events.StreamEnded) -> None:
         stream = self._streams.get(event.stream_id)
-        if stream is not None:
+        if isinstance(stream, H2Stream):
             stream.end_body()
+        elif stream is not None:
+            # A WebSocket's client ended its side: no Close frame can follow any more.
+            stream.client_disconnected()
+            if not stream.ended:
+                self._queue(stream, b"", True)
+                self._schedule_flush()
 
     def _on_reset(self, event: h2.events.StreamReset) -> None:
-        stream = self._streams.get(event.stream_id)
+        stream_id = event.stream_id
+        stream = self._streams.get(stream_id)
         if stream is None:
             self._count_control()
             return
@@ -409,19 +569,21 @@ class H2Connection:
 
     def _on_window_update(self, event: h2.events.WindowUpdated) -> None:
         stalled = self._stalled
-        if event.stream_id == 0:
-            if not stalled:
+        if not stalled or (event.stream_id and event.stream_id not in stalled):
+            # Nothing waits for it. Clients hand back window as they consume DATA (a stream
+            # and a connection update per frame, at most); beyond that it is a flood.
+            if self._window_credit:
+                self._window_credit -= 1
+            else:
                 self._count_control()
-                return
+            return
+        if event.stream_id == 0:
             self._ready.update(stalled)
             for stream_id in stalled:
                 self._unblock(stream_id)
             stalled.clear()
         else:
-            stream = stalled.pop(event.stream_id, None)
-            if stream is None:
-                self._count_control()
-                return
+            stream = stalled.pop(event.stream_id)
             self._ready[stream.stream_id] = stream
             self._unblock(stream.stream_id)
         # The data goes out when the whole read is processed (data_received flushes), so
@@ -560,7 +722,7 @@ class H2Connection:
             or self._closed
             or self._going_away
             or not conn.remote_settings.enable_push
-            or len(self._streams) >= self._max_streams
+            or self._full()
         ):
             return
         authority = next((v for k, v in parent.scope["headers"] if k == b"host"), b"")
@@ -596,11 +758,14 @@ class H2Connection:
         cast(H2Stream, stream).body_paused = True
 
     def resume_request_body(self, stream: HTTPStream) -> None:
-        h2_stream = cast(H2Stream, stream)
-        h2_stream.body_paused = False
-        if h2_stream.unacked and not self._closed:
-            size, h2_stream.unacked = h2_stream.unacked, 0
-            self._h2.acknowledge_received_data(size, h2_stream.stream_id)
+        self._resume(cast(H2Stream, stream))
+
+    def _resume(self, stream: _AnyStream) -> None:
+        """The app has room again: hand back the window its unread data took."""
+        stream.body_paused = False
+        if stream.unacked and not self._closed:
+            size, stream.unacked = stream.unacked, 0
+            self._h2.acknowledge_received_data(size, stream.stream_id)
             self._schedule_flush()
 
     def abort_response(self, stream: HTTPStream) -> None:
@@ -610,8 +775,8 @@ class H2Connection:
             self._finished_sending(h2_stream)
             self._schedule_flush()
 
-    def wait_writable(self, stream: HTTPStream) -> Waiter:
-        h2_stream = cast(H2Stream, stream)
+    def wait_writable(self, stream: HTTPStream | WSStream) -> Waiter:
+        h2_stream = cast(_AnyStream, stream)
         waiter = h2_stream.writable
         if waiter is None:
             waiter = h2_stream.writable = self.io.create_waiter()
@@ -619,10 +784,11 @@ class H2Connection:
             self._wake(h2_stream)
         return waiter
 
-    def app_finished(self, stream: HTTPStream) -> None:
-        h2_stream = cast(H2Stream, stream)
+    def app_finished(self, stream: HTTPStream | WSStream) -> None:
+        h2_stream = cast(_AnyStream, stream)
         h2_stream.app_done = True
         if h2_stream.ended:
+            self._zombies -= 1
             self._remove(h2_stream)
 
     def create_waiter(self) -> Waiter:
@@ -631,10 +797,58 @@ class H2Connection:
     def call_soon(self, callback: Any) -> None:
         self.io.call_soon(callback)
 
+    # --- WebSockets (the WSOwner interface) ----------------------------------------------
+
+    def ws_accept(self, stream: WSStream, headers: list[tuple[bytes, bytes]]) -> None:
+        ws = cast(H2WebSocket, stream)
+        if not ws.ended and not self._closed:
+            fields = [(b":status", b"200"), *self.ctx.default_header_list]
+            fields += [(name.lower(), value) for name, value in headers]
+            self._send_headers(ws, fields, False)
+            self._schedule_flush()
+
+    def ws_deny(self, stream: WSStream, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        ws = cast(H2WebSocket, stream)
+        if not ws.ended and not self._closed:
+            fields = [(b":status", _STATUS[status]), *self.ctx.default_header_list]
+            for name, value in headers:
+                lowered = name.lower()
+                if lowered not in _CONNECTION_SPECIFIC:
+                    fields.append((lowered, value))
+            self._send_headers(ws, fields, False)
+            self._schedule_flush()
+
+    def ws_deny_body(self, stream: WSStream, body: bytes, more_body: bool) -> None:
+        ws = cast(H2WebSocket, stream)
+        if not ws.ended and not self._closed:
+            self._queue(ws, body, not more_body)
+            self._schedule_flush()
+
+    def ws_write(self, stream: WSStream, data: bytes) -> None:
+        ws = cast(H2WebSocket, stream)
+        if not ws.ended and not self._closed and data:
+            self._queue(ws, data, False)
+            self._schedule_flush()
+
+    def ws_end(self, stream: WSStream) -> None:
+        ws = cast(H2WebSocket, stream)
+        if not ws.ended and not self._closed:
+            self._queue(ws, b"", True)
+            self._schedule_flush()
+
+    def ws_closing(self, stream: WSStream) -> None:
+        pass  # the connection's PINGs find a client that has gone; its GOAWAY bounds the rest
+
+    def pause_input(self, stream: WSStream) -> None:
+        cast(H2WebSocket, stream).body_paused = True
+
+    def resume_input(self, stream: WSStream) -> None:
+        self._resume(cast(H2WebSocket, stream))
+
     # --- framing and scheduling ----------------------------------------------------------
 
     def _send_headers(
-        self, stream: H2Stream, fields: list[tuple[bytes, bytes]], end: bool
+        self, stream: _AnyStream, fields: list[tuple[bytes, bytes]], end: bool
     ) -> bool:
         try:
             self._h2.send_headers(stream.stream_id, fields, end_stream=end)
@@ -647,7 +861,7 @@ class H2Connection:
             self._finished_sending(stream)
         return True
 
-    def _queue(self, stream: H2Stream, body: bytes, end: bool) -> None:
+    def _queue(self, stream: _AnyStream, body: bytes, end: bool) -> None:
         if body:
             stream.pending = stream.pending + body if stream.pending else body
         elif not end:
@@ -692,7 +906,7 @@ class H2Connection:
             if ready.pop(stream_id, None) is not None:
                 self._block(stream_id)
 
-    def _send_frame(self, stream: H2Stream, *, once: bool) -> bool:
+    def _send_frame(self, stream: _AnyStream, *, once: bool) -> bool:
         """Send some of ``stream``'s output. Returns whether it can send more right now."""
         conn = self._h2
         stream_id = stream.stream_id
@@ -715,6 +929,8 @@ class H2Connection:
             except h2.exceptions.ProtocolError:
                 self._stream_lost(stream)
                 return False
+            if self._window_credit < MAX_WINDOW_CREDIT:
+                self._window_credit += 2
             if last:
                 self._finished_sending(stream)
                 return False
@@ -770,7 +986,7 @@ class H2Connection:
 
     # --- stream lifecycle ----------------------------------------------------------------
 
-    def _finished_sending(self, stream: H2Stream) -> None:
+    def _finished_sending(self, stream: _AnyStream) -> None:
         """END_STREAM (or RST_STREAM) is out: nothing more is sent on ``stream``."""
         stream.ended = True
         stream.pending = b""
@@ -789,8 +1005,10 @@ class H2Connection:
                 self._reset(stream_id, ErrorCodes.NO_ERROR)
         if stream.app_done:
             self._remove(stream)
+        else:
+            self._zombies += 1  # closed, but its app is still running
 
-    def _stream_lost(self, stream: H2Stream) -> None:
+    def _stream_lost(self, stream: _AnyStream) -> None:
         """The client reset ``stream`` (or made h2 close it) before its response ended."""
         if not stream.ended and not stream.response_complete:
             self._reset_debt += 1
@@ -801,7 +1019,7 @@ class H2Connection:
         stream.client_disconnected()
         self._finished_sending(stream)
 
-    def _remove(self, stream: H2Stream) -> None:
+    def _remove(self, stream: _AnyStream) -> None:
         stream_id = stream.stream_id
         if self._streams.pop(stream_id, None) is None:
             return
@@ -816,7 +1034,7 @@ class H2Connection:
             self._idle_since = self.ctx.now
             self.deadline = min(self.deadline, self._idle_since + self.ctx.keep_alive_timeout)
 
-    def _wake(self, stream: H2Stream) -> None:
+    def _wake(self, stream: _AnyStream) -> None:
         waiter = stream.writable
         if waiter is not None:
             stream.writable = None
@@ -832,6 +1050,17 @@ class H2Connection:
         self._flood_at = now
         if self._flood > FLOOD_BURST and not self._calm:
             self._calm_down("control frames arriving faster than the server serves requests")
+
+    def _connection_error(self, code: ErrorCodes, reason: str) -> None:
+        """A protocol violation h2 does not catch itself: GOAWAY with ``code``, then close."""
+        self.ctx.logger.info("HTTP/2 connection error from %s: %s", peer_name(self._info), reason)
+        with contextlib.suppress(h2.exceptions.ProtocolError):
+            self._h2.close_connection(code)
+        self._flush()
+        for stream in list(self._streams.values()):
+            stream.client_disconnected()
+            self._wake(stream)
+        self._close()
 
     def _calm_down(self, reason: str) -> None:
         """GOAWAY ENHANCE_YOUR_CALM (RFC 9113 §5.4.1, §10.5), logged once, then close."""
@@ -905,6 +1134,10 @@ class H2Connection:
         goaway.last_stream_id = self._h2.highest_inbound_stream_id
         goaway.error_code = ErrorCodes.NO_ERROR
         self._write(goaway.serialize())
+        for stream in list(self._streams.values()):
+            if isinstance(stream, H2WebSocket):
+                stream.going_away()  # Close 1001 (RFC 6455 §7.4.1)
+        self._flush()
         if not self._streams:
             self._close()
 
@@ -959,6 +1192,13 @@ class H2Connection:
         else:
             self.deadline = due
 
+
+def _declares_content(headers: Any) -> bool:
+    """Whether request headers carry a non-zero Content-Length."""
+    return any(name == b"content-length" and value.strip(b"0") for name, value in headers)
+
+
+_SETTINGS_EVENT = h2.events.RemoteSettingsChanged
 
 _HANDLERS: dict[type, Any] = {
     h2.events.RequestReceived: H2Connection._on_request,

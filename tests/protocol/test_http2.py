@@ -469,7 +469,7 @@ def test_rapid_reset_is_answered_with_enhance_your_calm() -> None:
             break
     assert goaway_code(pair) == ErrorCodes.ENHANCE_YOUR_CALM
     assert pair.io.closed
-    assert most <= 10  # reset streams still count until their apps return
+    assert most <= 20  # reset streams still count until their apps return, up to 2x the limit
 
 
 def test_rapid_reset_of_apps_that_stop_promptly() -> None:

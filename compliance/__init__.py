@@ -1,0 +1,1 @@
+"""Protocol conformance suites that talk to a running server over the wire."""

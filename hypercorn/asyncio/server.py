@@ -87,6 +87,10 @@ class Server:
             config.request_head_timeout,
             config.request_body_timeout,
             config.request_body_min_rate_grace,
+            config.h2_ping_interval,
+            config.h2_ping_timeout,
+            config.websocket_ping_interval,
+            config.websocket_ping_timeout,
             LINGER_SECONDS,
         ]
         # A quarter of the shortest timeout, so deadlines are met to within 25%, but never

@@ -484,6 +484,10 @@ class H2Connection:
             self._prioritise(signal)
         self._start(stream)
 
+    def _pushed(self) -> int:
+        """Server-initiated (pushed) streams still in progress."""
+        return sum(1 for stream_id in self._streams if not stream_id % 2)
+
     def _full(self) -> bool:
         """Whether a new stream would exceed ``SETTINGS_MAX_CONCURRENT_STREAMS``.
 
@@ -548,6 +552,10 @@ class H2Connection:
 
     def _start(self, stream: _AnyStream) -> None:
         self.io.start_app(stream.run(self.ctx.app))
+        interval = self.ctx.config.h2_ping_interval
+        if interval:
+            # With a request in progress, silence longer than this brings a PING.
+            self.deadline = min(self.deadline, self._last_received + interval)
 
     def _on_data(self, event: h2.events.DataReceived) -> None:
         stream = self._streams.get(event.stream_id)
@@ -744,6 +752,9 @@ class H2Connection:
             or self._going_away
             or not conn.remote_settings.enable_push
             or self._full()
+            # RFC 9113 §5.1.2, §8.4: the pushed response would open a stream the client's
+            # own SETTINGS_MAX_CONCURRENT_STREAMS has no room for.
+            or self._pushed() >= conn.remote_settings.max_concurrent_streams
         ):
             return
         authority = next((v for k, v in parent.scope["headers"] if k == b"host"), b"")

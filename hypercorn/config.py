@@ -317,6 +317,30 @@ class Config:
         bounds=(9, 15),
     )
 
+    # --- observability -------------------------------------------------------------------
+    metrics_bind: list[str] = _option(
+        [],
+        "Addresses to serve Prometheus metrics on (GET /metrics), apart from the app's"
+        " binds. Repeatable; off when empty.",
+        section="Observability",
+        metavar="ADDRESS",
+    )
+    statsd_host: str | None = _option(
+        None,
+        "HOST:PORT of a statsd (or DogStatsD) server to push metrics to over UDP, once a second.",
+        section="Observability",
+        metavar="HOST:PORT",
+    )
+    statsd_prefix: str = _option(
+        "hypercorn", "Prefix of every statsd metric name.", section="Observability"
+    )
+    dogstatsd_tags: list[str] = _option(
+        [],
+        "DogStatsD tags (key:value) added to every statsd metric. Repeatable.",
+        section="Observability",
+        metavar="TAG",
+    )
+
     # --- logging -------------------------------------------------------------------------
     log_level: LogLevel = _option("info", "Level of the error log.", section="Logging")
     error_logfile: str | None = _option(
@@ -333,9 +357,17 @@ class Config:
     )
     access_log_format: str = _option(
         _ACCESS_LOG_FORMAT,
-        "Access log line, in Gunicorn-style atoms (see the logging docs).",
+        "Access log line, in Gunicorn-style atoms (see the logging docs), or 'json' for one"
+        " JSON object per line.",
         section="Logging",
         metavar="FORMAT",
+    )
+    log_config: str | None = _option(
+        None,
+        "A logging dictConfig (a .json or .toml file) applied after the options above, for"
+        " full control of handlers and formats.",
+        section="Logging",
+        metavar="PATH",
     )
 
     def __post_init__(self) -> None:

@@ -8,7 +8,9 @@ write control characters, quotes or fake log lines into the log through its requ
 
 from __future__ import annotations
 
+import json
 import logging
+import logging.config
 import os
 import re
 import sys
@@ -18,6 +20,11 @@ from http import HTTPStatus
 from typing import Any, TextIO
 
 from .config import Config, ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 __all__ = ["AccessLogger", "configure_logging", "error_logger", "escape_log_text"]
 
@@ -139,8 +146,42 @@ class _Atoms(Mapping[str, Any]):
         return 0
 
 
+def _json_line(
+    scope: Mapping[str, Any],
+    status: int,
+    response_headers: Iterable[tuple[bytes, bytes]],
+    sent: int,
+    duration: float,
+) -> str:
+    """One access-log record as a JSON object; json escapes every control character."""
+    headers = scope.get("headers", ())
+
+    def header(name: bytes) -> str | None:
+        values = [value for key, value in headers if key == name]
+        return b",".join(values).decode("latin-1") if values else None
+
+    client = scope.get("client")
+    record = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "client": str(client[0]) if client else None,
+        "method": scope.get("method", "GET" if scope.get("type") == "websocket" else None),
+        "path": (scope.get("raw_path") or scope.get("path", "").encode()).decode("latin-1"),
+        "query": scope.get("query_string", b"").decode("latin-1"),
+        "http_version": scope.get("http_version"),
+        "scheme": scope.get("scheme"),
+        "host": header(b"host"),
+        "status": status,
+        "bytes": sent,
+        "duration_ms": round(duration * 1000, 3),
+        "user_agent": header(b"user-agent"),
+        "referer": header(b"referer"),
+        "pid": os.getpid(),
+    }
+    return json.dumps(record, separators=(",", ":"))
+
+
 class AccessLogger:
-    """Writes one line per completed exchange in the configured format."""
+    """Writes one line per completed exchange in the configured format (atoms or ``json``)."""
 
     __slots__ = ("_format", "_logger")
 
@@ -156,6 +197,9 @@ class AccessLogger:
         sent: int,
         duration: float,
     ) -> None:
+        if self._format == "json":
+            self._logger.info(_json_line(scope, status, response_headers, sent, duration))
+            return
         atoms = _Atoms(scope, status, response_headers, sent, duration)
         try:
             line = self._format % atoms
@@ -198,11 +242,40 @@ def configure_logging(config: Config) -> AccessLogger | None:
     for handler in list(_access_logger.handlers):
         _access_logger.removeHandler(handler)
         handler.close()
-    if config.access_logfile is None:
-        return None
-    handler = _stream_handler("access_logfile", config.access_logfile, sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    _access_logger.addHandler(handler)
-    _access_logger.setLevel(logging.INFO)
-    _access_logger.propagate = False
-    return AccessLogger(config.access_log_format)
+    access = config.access_logfile is not None
+    if config.access_logfile is not None:
+        handler = _stream_handler("access_logfile", config.access_logfile, sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        _access_logger.addHandler(handler)
+        _access_logger.setLevel(logging.INFO)
+        _access_logger.propagate = False
+    if config.log_config is not None:
+        # A dictConfig that configures hypercorn.access turns the access log on as well.
+        access = _apply_dict_config(config.log_config) or access
+    return AccessLogger(config.access_log_format) if access else None
+
+
+def _apply_dict_config(path: str) -> bool:
+    """Apply a logging dictConfig file; return whether it configures ``hypercorn.access``."""
+    try:
+        with open(path, "rb") as file:
+            if path.endswith(".toml"):
+                data = tomllib.load(file)
+            elif path.endswith(".json"):
+                data = json.load(file)
+            else:
+                raise ConfigError(f"log_config: {path} is neither .json nor .toml")
+    except OSError as exc:
+        raise ConfigError(f"log_config: cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"log_config: {path} does not parse: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"log_config: {path} must hold a mapping")
+    data.setdefault("version", 1)
+    # Loggers the file does not name (ours included) keep working unless it says otherwise.
+    data.setdefault("disable_existing_loggers", False)
+    try:
+        logging.config.dictConfig(data)
+    except (ValueError, TypeError, AttributeError, ImportError) as exc:
+        raise ConfigError(f"log_config: {path} is not a valid dictConfig: {exc}") from None
+    return "hypercorn.access" in data.get("loggers", {})

@@ -7,17 +7,19 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from ..app_wrappers import wrap_app
 from ..config import Config
 from ..logs import AccessLogger, error_logger
+from ..metrics import Metrics, StatsdClient, metrics_app
 from ..middleware import HTTPToHTTPSRedirectMiddleware
 from ..protocol.context import LINGER_SECONDS, ServerContext
 from ..protocol.http_stream import register_default_header
 from ..sockets import (
     Bind,
+    BindError,
     create_socket,
     create_ssl_context,
     parse_bind,
@@ -27,6 +29,10 @@ from .connection import ConnectionProtocol
 from .lifespan import Lifespan
 
 __all__ = ["Server", "serve"]
+
+#: How often metrics are pushed to statsd (its own default flush interval is 10 s; pushing
+#: every second keeps gauges current without a packet per request).
+STATSD_FLUSH_SECONDS = 1.0
 
 
 def resolve_http_parser(choice: str) -> str:
@@ -56,14 +62,25 @@ class Server:
         *,
         sockets: list[socket.socket] | None = None,
         access_log: AccessLogger | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.app = wrap_app(app)
+        if metrics is None and (config.metrics_bind or config.statsd_host):
+            metrics = Metrics()
+        #: This process's counters, when metrics are exported (else None).
+        self.metrics = metrics
+        #: What a metrics scrape sums: this process's counters, or every worker's.
+        self.metric_stores: Callable[[], Sequence[Sequence[float]]] = self._own_metrics
+        self._metrics_server: Server | None = None
+        self._statsd: StatsdClient | None = None
+        self._next_flush = 0.0
         self.ctx = ServerContext(
             config,
             self.app,
             http_parser=resolve_http_parser(config.http),
             access_log=access_log,
+            metrics=metrics,
         )
         for name in self.ctx.default_header_names:
             register_default_header(name)
@@ -149,6 +166,36 @@ class Server:
             self._listeners.append(listener)
         for address in self.urls():
             error_logger.info("Running on %s (CTRL + C to quit)", address)
+        await self._start_metrics()
+
+    def _own_metrics(self) -> list[Sequence[float]]:
+        return [self.metrics.values] if self.metrics is not None else []
+
+    async def _start_metrics(self) -> None:
+        config = self.config
+        if config.statsd_host:
+            try:
+                self._statsd = StatsdClient(
+                    config.statsd_host, config.statsd_prefix, config.dogstatsd_tags
+                )
+            except (ValueError, OSError) as exc:
+                raise BindError(f"statsd_host: {exc}") from None
+        if config.metrics_bind:
+            # A plain HTTP server of its own, so metrics never share the app's binds.
+            metrics_config = config.replace(
+                bind=list(config.metrics_bind),
+                metrics_bind=[],
+                statsd_host=None,
+                certfile=None,
+                keyfile=None,
+                ca_certs=None,
+                insecure_bind=[],
+                https_redirect=False,
+                lifespan="off",
+            )
+            server = Server(metrics_app(self.metric_stores), metrics_config)
+            await server.startup()
+            self._metrics_server = server
 
     @property
     def addresses(self) -> list[Any]:
@@ -208,6 +255,11 @@ class Server:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         self._close_sockets()
+        if self._metrics_server is not None:
+            await self._metrics_server.shutdown()
+        if self._statsd is not None and self.metrics is not None:
+            self._statsd.flush(self.metrics)
+            self._statsd.close()
         if self._lifespan is not None and not self._forced:
             await self._lifespan.shutdown(self.config.shutdown_timeout)
 
@@ -243,11 +295,15 @@ class Server:
 
     def connection_opened(self, connection: ConnectionProtocol) -> None:
         self._connections.add(connection)
+        if self.metrics is not None:
+            self.metrics.connection_opened()
         if self.ctx.shutting_down:
             connection.protocol.shutdown()
 
     def connection_closed(self, connection: ConnectionProtocol) -> None:
         self._connections.discard(connection)
+        if self.metrics is not None:
+            self.metrics.connection_closed()
         waiter = self._all_closed
         if not self._connections and waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -266,6 +322,10 @@ class Server:
         expired = [c for c in self._connections if c.protocol.deadline <= now]
         for connection in expired:
             connection.protocol.on_deadline(now)
+        statsd = self._statsd
+        if statsd is not None and now >= self._next_flush and self.metrics is not None:
+            self._next_flush = now + STATSD_FLUSH_SECONDS
+            statsd.flush(self.metrics)
         self._tick_handle = loop.call_at(now + self._tick_interval, self._tick)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import Config
 from ..logs import AccessLogger, error_logger
+from ..metrics import Metrics
 from .h1_parse import ParserLimits
 
 __all__ = ["ASGIApp", "ServerContext"]
@@ -66,6 +67,7 @@ class ServerContext:
         "lifespan_state",
         "limits",
         "logger",
+        "metrics",
         "now",
         "request_body_buffer",
         "request_body_min_rate",
@@ -74,6 +76,7 @@ class ServerContext:
         "request_head_timeout",
         "root_path",
         "shutting_down",
+        "timing",
     )
 
     def __init__(
@@ -83,12 +86,16 @@ class ServerContext:
         *,
         http_parser: str,
         access_log: AccessLogger | None = None,
+        metrics: Metrics | None = None,
         logger: logging.Logger = error_logger,
     ) -> None:
         self.config = config
         self.app = app
         self.http_parser = http_parser
         self.access_log = access_log
+        self.metrics = metrics
+        #: Whether responses are timed (for the access log or the metrics).
+        self.timing = access_log is not None or metrics is not None
         self.logger = logger
         self.lifespan_state: dict[str, Any] | None = None
         self.limits = ParserLimits(

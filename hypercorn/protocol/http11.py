@@ -235,7 +235,7 @@ class H1Connection:
             self._build_scope(head),
             body_complete=body_complete,
             expect_continue=head.expect_continue,
-            started_at=time.perf_counter() if self.ctx.access_log is not None else 0.0,
+            started_at=time.perf_counter() if self.ctx.timing else 0.0,
         )
         if not head.keep_alive:
             self._accepting = False

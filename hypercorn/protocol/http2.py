@@ -523,13 +523,16 @@ class H2Connection:
             scope,
             body_complete=body_complete,
             expect_continue=expect_continue,
-            started_at=time.perf_counter() if self.ctx.access_log is not None else 0.0,
+            started_at=time.perf_counter() if self.ctx.timing else 0.0,
         )
         self._register(stream)
         return stream
 
     def _register(self, stream: _AnyStream) -> None:
         self._streams[stream.stream_id] = stream
+        metrics = self.ctx.metrics
+        if metrics is not None:
+            metrics.stream_opened()
         if self._tree is not None:
             self._plant(stream.stream_id)
 
@@ -1055,6 +1058,9 @@ class H2Connection:
         stream_id = stream.stream_id
         if self._streams.pop(stream_id, None) is None:
             return
+        metrics = self.ctx.metrics
+        if metrics is not None:
+            metrics.stream_closed()
         if self._tree is not None:
             with contextlib.suppress(PriorityError):
                 self._tree.remove_stream(stream_id)
@@ -1140,9 +1146,14 @@ class H2Connection:
     def connection_lost(self) -> None:
         self._closed = True
         self.deadline = INF
-        for stream in list(self._streams.values()):
+        streams = list(self._streams.values())
+        self._streams.clear()  # the apps may run on, but the streams are gone
+        metrics = self.ctx.metrics
+        for stream in streams:
             stream.client_disconnected()
             self._wake(stream)
+            if metrics is not None:
+                metrics.stream_closed()
         self._ready.clear()
         self._stalled.clear()
 

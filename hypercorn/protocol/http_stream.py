@@ -584,10 +584,13 @@ class HTTPStream:
         self._owner.push(self, path, headers)
 
     def _log_access(self) -> None:
-        access_log = self._owner.ctx.access_log
-        if access_log is not None:
+        ctx = self._owner.ctx
+        if ctx.timing:
             duration = time.perf_counter() - self._started_at
-            access_log.log(self.scope, self._status, self._headers, self._sent, duration)
+            if ctx.access_log is not None:
+                ctx.access_log.log(self.scope, self._status, self._headers, self._sent, duration)
+            if ctx.metrics is not None:
+                ctx.metrics.response(self._status, self.scope["http_version"], duration)
 
     # --- receive -------------------------------------------------------------------------
 

@@ -231,6 +231,7 @@ class WSStream:
         "_close_code",
         "_close_reason",
         "_connected_sent",
+        "_counted",
         "_deflate_header",
         "_extensions",
         "_inbox",
@@ -264,6 +265,7 @@ class WSStream:
         self._app_closed = False
         self._close_code: int | None = None
         self._close_reason = ""
+        self._counted = False  # in the open-WebSockets gauge
         #: The peer has gone (or the WebSocket is closed): receive reports disconnect.
         self.disconnected = False
         #: Set by an HTTP/2 owner while flow control holds this stream's output.
@@ -290,6 +292,7 @@ class WSStream:
             if self._state != _CLOSED:
                 self._state = _CLOSED
                 self.disconnected = True
+                self._uncount()
                 self._owner.ws_end(self)
             raise
         else:
@@ -397,6 +400,7 @@ class WSStream:
             else:
                 self._end()
             self._state = _CLOSED
+            self._uncount()
         return LocalProtocolError(problem)
 
     def _accept(self, message: MutableMapping[str, Any]) -> None:
@@ -416,6 +420,10 @@ class WSStream:
         headers += [(n, v) for n, v in extra if n.lower() not in handshake_names]
         self._ws = Connection(ConnectionType.SERVER, self._extensions)
         self._state = _CONNECTED
+        metrics = self._owner.ctx.metrics
+        if metrics is not None:
+            metrics.websocket_opened()
+            self._counted = True
         self._owner.ws_accept(self, headers)
 
     def _close_before_accept(self, message: MutableMapping[str, Any]) -> None:
@@ -509,8 +517,16 @@ class WSStream:
         if self._state != _CLOSED:
             self._state = _CLOSED
             self.disconnected = True
+            self._uncount()
             self._owner.ws_end(self)
             self._wake()
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            metrics = self._owner.ctx.metrics
+            if metrics is not None:
+                metrics.websocket_closed()
 
     def feed(self, data: bytes) -> None:
         """WebSocket bytes from the client."""
@@ -605,6 +621,7 @@ class WSStream:
         self.disconnected = True
         if self._state != _CLOSED:
             self._state = _CLOSED
+        self._uncount()
         self._wake()
 
     def going_away(self) -> None:

@@ -147,10 +147,18 @@ class Server:
                 if tls and isinstance(address, tuple)
             ]
             self.ctx.app = HTTPToHTTPSRedirectMiddleware(self.app, https_port=ports[0] or 443)
+        try:
+            # Before the app starts, so that a bad metrics setting fails with nothing to undo.
+            await self._start_metrics()
+        except BaseException:
+            await self._stop_metrics()
+            self._close_sockets()
+            raise
         self._lifespan = Lifespan(self.app, self.config.lifespan, error_logger, self.loop)
         try:
             await self._lifespan.startup(self.config.startup_timeout)
         except BaseException:
+            await self._stop_metrics()
             self._close_sockets()
             raise
         if self._lifespan.supported:
@@ -166,7 +174,6 @@ class Server:
             self._listeners.append(listener)
         for address in self.urls():
             error_logger.info("Running on %s (CTRL + C to quit)", address)
-        await self._start_metrics()
 
     def _own_metrics(self) -> list[Sequence[float]]:
         return [self.metrics.values] if self.metrics is not None else []
@@ -196,6 +203,16 @@ class Server:
             server = Server(metrics_app(self.metric_stores), metrics_config)
             await server.startup()
             self._metrics_server = server
+
+    async def _stop_metrics(self) -> None:
+        if self._metrics_server is not None:
+            await self._metrics_server.shutdown()
+            self._metrics_server = None
+        if self._statsd is not None:
+            if self.metrics is not None:
+                self._statsd.flush(self.metrics)
+            self._statsd.close()
+            self._statsd = None
 
     @property
     def addresses(self) -> list[Any]:
@@ -255,11 +272,7 @@ class Server:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
         self._close_sockets()
-        if self._metrics_server is not None:
-            await self._metrics_server.shutdown()
-        if self._statsd is not None and self.metrics is not None:
-            self._statsd.flush(self.metrics)
-            self._statsd.close()
+        await self._stop_metrics()
         if self._lifespan is not None and not self._forced:
             await self._lifespan.shutdown(self.config.shutdown_timeout)
 

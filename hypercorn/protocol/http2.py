@@ -106,6 +106,10 @@ FLOOD_RATE = 100.0
 #: WINDOW_UPDATE frames banked by DATA frames sent (two each: stream and connection), at most.
 MAX_WINDOW_CREDIT = 10000
 
+#: Bytes of a WebSocket's output waiting for the client's window beyond which the server
+#: stops opening that stream's receive window (so Pings cannot queue Pongs without bound).
+WS_PENDING_LIMIT = 65536
+
 #: Client resets (and streams the server had to reset) beyond completed responses that end
 #: the connection, at the least; the limit is twice the concurrent-stream setting.
 MIN_RESET_ALLOWANCE = 100
@@ -303,6 +307,7 @@ class H2Connection:
         "_tree",
         "_window_credit",
         "_write",
+        "_ws_closing",
         "_zombies",
         "ctx",
         "deadline",
@@ -329,6 +334,8 @@ class H2Connection:
         self._streams: dict[int, _AnyStream] = {}
         #: Streams in ``_streams`` that are closed but whose apps have not returned.
         self._zombies = 0
+        #: WebSockets waiting for the client's Close, with the time they stop waiting.
+        self._ws_closing: dict[int, float] = {}
         #: Streams with output waiting and window to send it, by stream id.
         self._ready: dict[int, _AnyStream] = {}
         #: Streams with output waiting for a WINDOW_UPDATE.
@@ -574,7 +581,11 @@ class H2Connection:
                 stream.feed_body(data)
             else:
                 stream.feed(data)  # WebSocket frames (RFC 8441 §5)
-        if stream.body_paused:
+        if stream.body_paused or (
+            type(stream) is H2WebSocket and len(stream.pending) > WS_PENDING_LIMIT
+        ):
+            # The app is not reading, or (a WebSocket) the client is not taking our output:
+            # its Pings would only queue Pongs. Keep the window shut until that changes.
             stream.unacked += size
         elif size:
             self._h2.acknowledge_received_data(size, event.stream_id)
@@ -841,6 +852,8 @@ class H2Connection:
             fields += [(name.lower(), value) for name, value in headers]
             self._send_headers(ws, fields, False)
             self._schedule_flush()
+            if self._going_away:
+                ws.going_away()  # accepted while the server shuts down: Close 1001 at once
 
     def ws_deny(self, stream: WSStream, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         ws = cast(H2WebSocket, stream)
@@ -872,7 +885,10 @@ class H2Connection:
             self._schedule_flush()
 
     def ws_closing(self, stream: WSStream) -> None:
-        pass  # the connection's PINGs find a client that has gone; its GOAWAY bounds the rest
+        # The client has websocket_ping_timeout to answer the server's Close.
+        limit = self.ctx.now + self.ctx.config.websocket_ping_timeout
+        self._ws_closing[cast(H2WebSocket, stream).stream_id] = limit
+        self.deadline = min(self.deadline, limit)
 
     def pause_input(self, stream: WSStream) -> None:
         cast(H2WebSocket, stream).body_paused = True
@@ -973,6 +989,8 @@ class H2Connection:
                 return True
         stream.send_blocked = False
         self._wake(stream)
+        if stream.unacked and not stream.body_paused:
+            self._resume(stream)  # output drained: hand back the window held for it
         if stream.end_pending and not stream.ended:
             if stream.trailers is not None:
                 self._send_headers(stream, stream.trailers, True)
@@ -1163,6 +1181,17 @@ class H2Connection:
             self.deadline = INF
             self.io.close()
 
+    def _expire_closing(self, now: float) -> None:
+        """End WebSockets whose clients did not answer the server's Close in time."""
+        for stream_id, limit in list(self._ws_closing.items()):
+            stream = self._streams.get(stream_id)
+            if stream is None or not isinstance(stream, H2WebSocket) or not stream.closing:
+                del self._ws_closing[stream_id]
+            elif now >= limit:
+                del self._ws_closing[stream_id]
+                stream.closing_timed_out()
+        self._flush()
+
     def shutdown(self) -> None:
         """Graceful shutdown: GOAWAY naming the last stream, then finish the open ones.
 
@@ -1185,6 +1214,13 @@ class H2Connection:
             self._close()
 
     def on_deadline(self, now: float) -> None:
+        if self._ws_closing and not self._closed:
+            self._expire_closing(now)
+        self._on_deadline(now)
+        if self._ws_closing and not self._closed:
+            self.deadline = min(self.deadline, *self._ws_closing.values())
+
+    def _on_deadline(self, now: float) -> None:
         if self._closed:
             self.deadline = INF
             return

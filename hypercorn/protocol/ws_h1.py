@@ -59,7 +59,9 @@ class H1WebSocket:
         "_closed",
         "_closing_since",
         "_early",
+        "_going_away",
         "_info",
+        "_input_paused",
         "_key",
         "_last_received",
         "_ping_sent_at",
@@ -91,6 +93,8 @@ class H1WebSocket:
         # more is read until the app has decided.
         self._early = early
         io.pause_reading()
+        self._input_paused = False  # the app's unread messages filled request_body_buffer
+        self._going_away = False
         self._closed = False
         self._waiter: Waiter | None = None
         self.write_paused = False
@@ -128,7 +132,8 @@ class H1WebSocket:
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self.io.resume_reading()
+        if not self._input_paused and self._stream.accepted:
+            self.io.resume_reading()
         self._wake()
 
     # --- the WSOwner interface -----------------------------------------------------------
@@ -154,6 +159,8 @@ class H1WebSocket:
         early, self._early = self._early, b""
         if early:
             stream.feed(early)
+        if self._going_away:
+            stream.going_away()  # accepted while the server shuts down: Close 1001 at once
 
     def ws_deny(self, stream: WSStream, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if self._closed:
@@ -182,9 +189,18 @@ class H1WebSocket:
         self._close()
 
     def pause_input(self, stream: WSStream) -> None:
+        self._input_paused = True
         self.io.pause_reading()
 
     def resume_input(self, stream: WSStream) -> None:
+        self._input_paused = False
+        # While the server was not reading, the client's silence proved nothing: the ping
+        # clock starts again now.
+        now = self._last_received = self.ctx.now
+        self._ping_sent_at = None
+        interval = self.ctx.config.websocket_ping_interval
+        if interval:
+            self.deadline = min(self.deadline, now + interval)
         if not self.write_paused:
             self.io.resume_reading()
 
@@ -236,7 +252,9 @@ class H1WebSocket:
             else:
                 self.deadline = self._closing_since + timeout
             return
-        if not stream.accepted:
+        if not stream.accepted or self._input_paused:
+            # Before the handshake, or while the app has not read what it has: the server is
+            # not reading, so silence from the client is not the client's fault.
             self.deadline = INF
             return
         ping_sent = self._ping_sent_at
@@ -267,7 +285,8 @@ class H1WebSocket:
         """Server shutdown: Close 1001 (going away), then wait for the client's Close."""
         if self._closed:
             return
+        self._going_away = True
         stream = self._stream
         if not stream.accepted:
-            return  # the app is still deciding; the graceful timeout bounds it
+            return  # the app is still deciding; an accept gets Close 1001 straight after
         stream.going_away()

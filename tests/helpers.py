@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypercorn.asyncio.server import Server
+from hypercorn import testing
 from hypercorn.config import Config
 from hypercorn.logs import AccessLogger
-from hypercorn.run import loop_factory
 
 LOOPS = ["asyncio", "uvloop"]
 PARSERS = ["httptools", "h11"]
 
 
-class LiveServer:
-    """A real listening server on 127.0.0.1:0, run on its own event loop in a thread."""
+class LiveServer(testing.LiveServer):
+    """The package's live server (:mod:`hypercorn.testing`) with raw-socket helpers.
+
+    Tests default to the asyncio loop (suites parametrize the loop themselves), and ``url``
+    is always the plain ``http://127.0.0.1:PORT`` that raw-socket tests build on.
+    """
 
     def __init__(
         self,
@@ -31,67 +32,7 @@ class LiveServer:
         loop: str = "asyncio",
         access_log: AccessLogger | None = None,
     ) -> None:
-        config = config or Config()
-        if config.bind == ["127.0.0.1:8000"]:  # the default: use a free port instead
-            config = config.replace(bind=["127.0.0.1:0"])
-        self.config = config
-        self.app = app
-        self._loop_kind = loop
-        self._access_log = access_log
-        self._ready = threading.Event()
-        self._stopped = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.server: Server | None = None
-        self._stop: asyncio.Event | None = None
-
-    def _run(self) -> None:
-        loop = loop_factory(self._loop_kind)()
-        self.loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-        finally:
-            loop.close()
-            self._stopped.set()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        self.server = Server(self.app, self.config, access_log=self._access_log)
-        await self.server.startup()
-        self._ready.set()
-        await self._stop.wait()
-        await self.server.shutdown()
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        self._ready.wait(10)
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None and not self._stopped.is_set():
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-        if self._error is not None and not isinstance(self._error, asyncio.CancelledError):
-            raise self._error
-
-    def __enter__(self) -> LiveServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        address = self.server.addresses[0]
-        return int(address[1])
+        super().__init__(app, config, loop=loop, access_log=access_log)
 
     @property
     def url(self) -> str:
@@ -99,20 +40,6 @@ class LiveServer:
 
     def connect(self, timeout: float = 5.0) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-
-    def call(self, function: Any, *args: Any) -> Any:
-        """Run ``function(*args)`` on the server's loop and return its result."""
-        assert self.loop is not None
-        result: list[Any] = []
-        done = threading.Event()
-
-        def run() -> None:
-            result.append(function(*args))
-            done.set()
-
-        self.loop.call_soon_threadsafe(run)
-        done.wait(5)
-        return result[0]
 
 
 @dataclass

@@ -90,6 +90,7 @@ class Server:
         self._secure: list[bool] = []
         #: The server's certificate as PEM, for the ASGI ``tls`` extension.
         self.server_cert: str | None = None
+        self._addresses: list[Any] | None = None
         self._binds: list[Bind] = []
         self._listeners: list[asyncio.Server] = []
         self._connections: set[ConnectionProtocol] = set()
@@ -216,12 +217,17 @@ class Server:
 
     @property
     def addresses(self) -> list[Any]:
-        """The bound addresses: ``(host, port)`` for TCP, the path for Unix sockets."""
-        found = []
-        for sock in self.sockets:
-            name = sock.getsockname()
-            found.append(name[:2] if isinstance(name, tuple) else name)
-        return found
+        """The bound addresses: ``(host, port)`` for TCP, the path for Unix sockets.
+
+        Read once the sockets are bound, so they stay known after shutdown closes them.
+        """
+        if self._addresses is None or len(self._addresses) != len(self.sockets):
+            found = []
+            for sock in self.sockets:
+                name = sock.getsockname()
+                found.append(name[:2] if isinstance(name, tuple) else name)
+            self._addresses = found
+        return list(self._addresses)
 
     def urls(self) -> list[str]:
         """A URL per bound socket: ``http(s)://host:port`` or ``unix:path``."""

@@ -64,13 +64,15 @@ def tls_extension(ssl_object: ssl.SSLObject, server_cert: str | None) -> dict[st
     cipher = ssl_object.cipher()
     chain: list[str] = []
     name: str | None = None
-    unverified = getattr(ssl_object, "get_unverified_chain", None)  # Python 3.13+
-    if unverified is not None:
-        chain = [ssl.DER_cert_to_PEM_cert(bytes(der)) for der in unverified() or ()]
-    else:
-        der = ssl_object.getpeercert(binary_form=True)
-        if der:
-            chain = [ssl.DER_cert_to_PEM_cert(der)]
+    leaf = ssl_object.getpeercert(binary_form=True)
+    if leaf:
+        chain = [ssl.DER_cert_to_PEM_cert(leaf)]
+        unverified = getattr(ssl_object, "get_unverified_chain", None)  # Python 3.13+
+        if unverified is not None:
+            try:
+                chain = [ssl.DER_cert_to_PEM_cert(bytes(der)) for der in unverified() or ()]
+            except (AttributeError, TypeError, ValueError):
+                pass  # 3.13.0 can fail inside the call; the leaf alone is still right
     if chain:
         # Only a verified certificate is parsed by the ssl module.
         parsed = ssl_object.getpeercert()

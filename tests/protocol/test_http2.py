@@ -451,12 +451,15 @@ def goaway_code(pair: Pair) -> int | None:
 def test_rapid_reset_is_answered_with_enhance_your_calm() -> None:
     running = 0
     most = 0
+    # Held here so the suspended apps are not garbage-collected (which would end them).
+    waiters: list[StepWaiter] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal running, most
         running += 1
         most = max(most, running)
         waiter = pair.io.create_waiter()
+        waiters.append(waiter)
         await waiter  # never woken: a slow backend
         running -= 1  # pragma: no cover
 

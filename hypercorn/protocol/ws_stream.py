@@ -1,8 +1,8 @@
 """One WebSocket as the ASGI app sees it, over HTTP/1.1 (RFC 6455) or HTTP/2 (RFC 8441).
 
 :class:`WSStream` implements the app's ``receive`` and ``send`` for the ``websocket`` scope
-and owns the WebSocket framing (``wsproto``'s frame protocol, after a handshake the owner
-carries out in its own HTTP version). It is the one place the ASGI websocket message rules
+and owns the WebSocket framing (:mod:`.ws_frames`, after a handshake the owner carries out
+in its own HTTP version). It is the one place the ASGI websocket message rules
 live (:data:`_SEND_RULES`); the owner — an HTTP/1.1 connection that switched protocols, or
 one stream of an HTTP/2 connection — only moves bytes and answers the handshake.
 
@@ -15,23 +15,29 @@ bounded by ``request_body_buffer``: past it the owner stops reading.
 
 from __future__ import annotations
 
-import contextlib
-import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
-
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
-from wsproto.extensions import Extension, PerMessageDeflate
-from wsproto.frame_protocol import CloseReason
-from wsproto.utilities import LocalProtocolError as WSLocalProtocolError
 
 from ..logs import escape_log_text
 from .context import ASGIApp, ServerContext
 from .errors import ClientDisconnected, LocalProtocolError
 from .http_stream import check_response_headers
 from .interface import ConnectionInfo, Waiter
+from .ws_frames import (
+    PING,
+    PONG,
+    Close,
+    DeflateParams,
+    Deflater,
+    Failure,
+    FrameDecoder,
+    Message,
+    Ping,
+    close_frame,
+    data_frame,
+    encode_frame,
+)
 
 __all__ = ["WSOwner", "WSStream", "offered_subprotocols", "websocket_scope"]
 
@@ -83,6 +89,7 @@ _CLOSING = 3  # the server sent its Close frame; waiting for the client's
 _CLOSED = 4  # finished: every further message from the app is refused
 
 _DEFAULT_CLOSE = 1000
+_GOING_AWAY = 1001
 # RFC 6455 §7.4: codes an endpoint may send; 1004-1006 and 1015 are reserved.
 _SENDABLE_CODES = frozenset(
     {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
@@ -117,39 +124,6 @@ def offered_subprotocols(headers: list[tuple[bytes, bytes]]) -> list[str]:
         if name == b"sec-websocket-protocol":
             found += [token.strip() for token in value.decode("latin-1").split(",")]
     return [token for token in found if token]
-
-
-class _BoundedDeflate(PerMessageDeflate):
-    """permessage-deflate (RFC 7692) that will not inflate a message past a limit.
-
-    wsproto inflates each received chunk whole, so a few kilobytes of zeros could become
-    hundreds of megabytes before any size check ran; this inflates at most the room left.
-    """
-
-    def __init__(self, limit: int, **options: Any) -> None:
-        super().__init__(**options)
-        self.limit = limit
-        self.inflated = 0
-
-    def frame_inbound_payload_data(self, proto: Any, data: bytes) -> bytes | CloseReason:
-        if not self._inbound_compressed or not self._inbound_is_compressible:
-            return data
-        assert self._decompressor is not None
-        room = self.limit - self.inflated + 1
-        try:
-            result = self._decompressor.decompress(bytes(data), room)
-        except zlib.error:
-            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
-        self.inflated += len(result)
-        if self._decompressor.unconsumed_tail or self.inflated > self.limit:
-            return CloseReason.MESSAGE_TOO_BIG
-        return result
-
-    def frame_inbound_complete(self, proto: Any, fin: bool) -> bytes | CloseReason | None:
-        result = super().frame_inbound_complete(proto, fin)
-        if fin:
-            self.inflated = 0
-        return result
 
 
 _NO_VALUE = frozenset({"server_no_context_takeover", "client_no_context_takeover"})
@@ -188,11 +162,15 @@ def _valid_deflate_offer(offer: str) -> bool:
 
 def _negotiate_deflate(
     ctx: ServerContext, headers: list[tuple[bytes, bytes]]
-) -> tuple[list[Extension], bytes | None]:
-    """Accept the client's first acceptable permessage-deflate offer, if enabled."""
+) -> tuple[DeflateParams | None, bytes | None]:
+    """Accept the client's first acceptable permessage-deflate offer, if enabled.
+
+    Returns the settled parameters and the Sec-WebSocket-Extensions response value.
+    """
     config = ctx.config
     if not config.websocket_compression:
-        return [], None
+        return None, None
+    ours = config.websocket_compression_window_bits
     for name, value in headers:
         if name != b"sec-websocket-extensions":
             continue
@@ -201,25 +179,29 @@ def _negotiate_deflate(
                 continue
             if not _valid_deflate_offer(offer):
                 continue  # RFC 7692 §5.1: decline an offer with invalid parameters
-            extension = _BoundedDeflate(
-                config.websocket_max_message_size,
-                server_max_window_bits=config.websocket_compression_window_bits,
-            )
-            try:
-                accepted = extension.accept(offer.strip())
-            except (ValueError, TypeError):
-                continue  # malformed parameters: try the next offer
-            if accepted is None or accepted is False:
-                continue
-            if "server_max_window_bits" not in str(accepted):
-                bits = config.websocket_compression_window_bits
-                if bits < 15:
-                    # RFC 7692 §7.1.2.1: the server may limit its window even unasked.
-                    accepted = f"{accepted}; server_max_window_bits={bits}".lstrip("; ")
-                    extension.server_max_window_bits = bits
-            header = "permessage-deflate" + (f"; {accepted}" if accepted else "")
-            return [extension], header.encode("latin-1")
-    return [], None
+            offered = {}
+            for part in offer.split(";")[1:]:
+                key, _, given = (item.strip() for item in part.partition("="))
+                offered[key.lower()] = given.strip('"')
+            answer = []
+            server_no_context = "server_no_context_takeover" in offered
+            client_no_context = "client_no_context_takeover" in offered
+            if server_no_context:
+                answer.append("server_no_context_takeover")
+            if client_no_context:
+                answer.append("client_no_context_takeover")
+            # RFC 7692 §7.1.2.1: the server's window is at most what the client asked for,
+            # and the server may shrink it unasked.
+            bits = min(ours, int(offered.get("server_max_window_bits") or 15))
+            if bits < 15 or "server_max_window_bits" in offered:
+                answer.append(f"server_max_window_bits={bits}")
+            # §7.1.2.2: the client's window is the client's; echo a value it gave.
+            if offered.get("client_max_window_bits"):
+                answer.append(f"client_max_window_bits={offered['client_max_window_bits']}")
+            params = DeflateParams(server_no_context, client_no_context, bits)
+            header = "; ".join(["permessage-deflate", *answer])
+            return params, header.encode("latin-1")
+    return None, None
 
 
 class WSStream:
@@ -232,17 +214,16 @@ class WSStream:
         "_close_reason",
         "_connected_sent",
         "_counted",
+        "_decoder",
+        "_deflate",
         "_deflate_header",
-        "_extensions",
+        "_deflater",
         "_inbox",
         "_input_paused",
-        "_message",
-        "_message_size",
         "_owner",
+        "_peer_closed",
         "_state",
-        "_text",
         "_waiter",
-        "_ws",
         "disconnected",
         "scope",
         "send_blocked",
@@ -252,14 +233,16 @@ class WSStream:
         self.scope = scope
         self._owner = owner
         self._state = _HANDSHAKE
-        self._extensions, self._deflate_header = _negotiate_deflate(owner.ctx, scope["headers"])
-        self._ws: Connection | None = None
-        self._inbox: deque[dict[str, Any]] = deque()
+        self._deflate, self._deflate_header = _negotiate_deflate(owner.ctx, scope["headers"])
+        #: Set at accept: the client's frames are decoded from then on.
+        self._decoder: FrameDecoder | None = None
+        self._deflater: Deflater | None = None
+        #: The client's Close frame has arrived.
+        self._peer_closed = False
+        #: Received messages the app has not read yet, with their sizes.
+        self._inbox: deque[tuple[dict[str, Any], int]] = deque()
         self._buffered = 0
         self._input_paused = False
-        self._message: list[bytes | bytearray | str] = []
-        self._message_size = 0
-        self._text = False
         self._waiter: Waiter | None = None
         self._connected_sent = False
         self._app_closed = False
@@ -336,8 +319,7 @@ class WSStream:
         while True:
             inbox = self._inbox
             if inbox:
-                message = inbox.popleft()
-                size = message.pop("_size", 0)
+                message, size = inbox.popleft()
                 self._buffered -= size
                 if self._input_paused and self._buffered < self._owner.ctx.request_body_buffer:
                     self._input_paused = False
@@ -418,7 +400,10 @@ class WSStream:
             raise self._refuse(str(exc)) from None
         handshake_names = {b"sec-websocket-protocol", b"sec-websocket-extensions"}
         headers += [(n, v) for n, v in extra if n.lower() not in handshake_names]
-        self._ws = Connection(ConnectionType.SERVER, self._extensions)
+        config = self._owner.ctx.config
+        self._decoder = FrameDecoder(config.websocket_max_message_size, self._deflate)
+        if self._deflate is not None:
+            self._deflater = Deflater(self._deflate)
         self._state = _CONNECTED
         metrics = self._owner.ctx.metrics
         if metrics is not None:
@@ -468,18 +453,19 @@ class WSStream:
     def _send_message(self, message: MutableMapping[str, Any]) -> None:
         data = message.get("bytes")
         text = message.get("text")
-        assert self._ws is not None
         if data is not None and text is None:
-            if not isinstance(data, bytes | bytearray | memoryview):
-                raise self._refuse(f"bytes must be a byte string, not {type(data).__name__}")
-            event: Any = BytesMessage(data=bytes(data))
+            if type(data) is not bytes:
+                if not isinstance(data, bytearray | memoryview):
+                    raise self._refuse(f"bytes must be a byte string, not {type(data).__name__}")
+                data = bytes(data)
+            payload: bytes | str = data
         elif text is not None and data is None:
             if not isinstance(text, str):
                 raise self._refuse(f"text must be a str, not {type(text).__name__}")
-            event = TextMessage(data=text)
+            payload = text
         else:
             raise self._refuse("websocket.send needs exactly one of 'bytes' and 'text'")
-        self._owner.ws_write(self, self._ws.send(event))
+        self._owner.ws_write(self, data_frame(payload, self._deflater))
 
     def _close(self, message: MutableMapping[str, Any]) -> None:
         code = message.get("code", _DEFAULT_CLOSE)
@@ -495,16 +481,10 @@ class WSStream:
 
     def _close_frame(self, code: int, reason: str) -> None:
         """Send a Close frame; the WebSocket ends when the client answers (or at once)."""
-        ws = self._ws
-        if ws is None or self._state in (_CLOSING, _CLOSED):
+        if self._decoder is None or self._state in (_CLOSING, _CLOSED):
             return
-        try:
-            data = ws.send(CloseConnection(code=code, reason=reason))
-        except WSLocalProtocolError:
-            data = b""
-        if data:
-            self._owner.ws_write(self, data)
-        if ws.state == ConnectionState.CLOSED or self.disconnected:
+        self._owner.ws_write(self, close_frame(code, reason))
+        if self._peer_closed or self.disconnected:
             # The client's Close came first; this was the answer.
             self._end()
         else:
@@ -530,76 +510,48 @@ class WSStream:
 
     def feed(self, data: bytes) -> None:
         """WebSocket bytes from the client."""
-        ws = self._ws
-        if ws is None or self._state == _CLOSED:
+        decoder = self._decoder
+        if decoder is None or self._state == _CLOSED:
             return
-        try:
-            ws.receive_data(data)
-        except WSLocalProtocolError:
-            return  # already closed
-        for event in ws.events():
-            if isinstance(event, TextMessage | BytesMessage):
-                self._on_data(event.data, type(event) is TextMessage, event.message_finished)
-            elif isinstance(event, Ping):
-                self._owner.ws_write(self, ws.send(event.response()))
-            elif isinstance(event, CloseConnection):
-                self._on_close(event.code, event.reason or "", ws)
+        for event in decoder.feed(data):
+            kind = type(event)
+            if kind is Message:
+                self._on_message(event)  # type: ignore[arg-type]
+            elif kind is Ping:
+                self._owner.ws_write(self, encode_frame(PONG, event.payload))  # type: ignore[union-attr]
+            elif kind is Close:
+                self._on_close(event)  # type: ignore[arg-type]
+            elif kind is Failure:
+                self._fail(event.code, event.reason)  # type: ignore[union-attr]
             if self._state == _CLOSED:
                 return
 
-    def _on_data(self, data: bytes | bytearray | str, text: bool, finished: bool) -> None:
+    def _on_message(self, event: Message) -> None:
         if self._state != _CONNECTED:
             return  # after our Close: RFC 6455 §5.5.1, data is discarded
-        if text and not data.isascii():
-            size = len(data.encode("utf-8"))  # type: ignore[union-attr]
+        if event.text:
+            message = {"type": "websocket.receive", "text": event.data}
         else:
-            size = len(data)
-        self._message_size += size
-        limit = self._owner.ctx.config.websocket_max_message_size
-        if self._message_size > limit:
-            self._fail(CloseReason.MESSAGE_TOO_BIG, "message too big")
-            return
-        self._message.append(data)
-        self._text = text
-        if not finished:
-            return
-        parts: Any = self._message
-        message: dict[str, Any] = {"type": "websocket.receive"}
-        if text:
-            message["text"] = "".join(parts)
-        else:
-            message["bytes"] = b"".join(parts)
-        message["_size"] = self._message_size
-        self._message = []
-        self._buffered += self._message_size
-        self._message_size = 0
-        self._inbox.append(message)
+            message = {"type": "websocket.receive", "bytes": event.data}
+        self._buffered += event.size
+        self._inbox.append((message, event.size))
         if not self._input_paused and self._buffered >= self._owner.ctx.request_body_buffer:
             self._input_paused = True
             self._owner.pause_input(self)
         self._wake()
 
-    def _on_close(self, code: int, reason: str, ws: Connection) -> None:
-        if ws.state == ConnectionState.OPEN:
-            # Not a Close from the peer: wsproto reports a frame it could not parse this
-            # way (RFC 6455 §7.1.7: fail the connection, with the code that says why).
-            self._fail(code, reason)
-            return
+    def _on_close(self, event: Close) -> None:
+        code = event.code
+        self._peer_closed = True
         self._close_code = code
-        self._close_reason = reason
+        self._close_reason = event.reason
         self.disconnected = True
         if self._state == _CLOSING:
             self._end()  # the answer to our Close: the closing handshake is complete
             return
         # The client closes: echo its code (RFC 6455 §5.5.1; a Close without one is answered
         # without one), then end.
-        if code == CloseReason.NO_STATUS_RCVD:
-            answer: int = CloseReason.NO_STATUS_RCVD
-        elif code in _SENDABLE_CODES or 3000 <= code <= 4999:
-            answer = code
-        else:
-            answer = _DEFAULT_CLOSE
-        self._owner.ws_write(self, ws.send(CloseConnection(code=answer)))
+        self._owner.ws_write(self, close_frame(code))
         self._end()
 
     def _fail(self, code: int, reason: str) -> None:
@@ -607,10 +559,8 @@ class WSStream:
         self._owner.ctx.logger.info(
             "Closing WebSocket (%s) with %d: %s", self._describe(), code, reason
         )
-        ws = self._ws
-        if ws is not None:
-            with contextlib.suppress(WSLocalProtocolError):
-                self._owner.ws_write(self, ws.send(CloseConnection(code=code)))
+        if self._state in (_CONNECTED, _CLOSING):
+            self._owner.ws_write(self, close_frame(code))
         self._close_code = code
         self._end()
 
@@ -627,12 +577,12 @@ class WSStream:
     def going_away(self) -> None:
         """Server shutdown: close with 1001 and wait for the client's answer."""
         if self._state == _CONNECTED:
-            self._close_frame(CloseReason.GOING_AWAY, "")
+            self._close_frame(_GOING_AWAY, "")
 
     def ping(self) -> None:
         """Send a Ping (keep-alive); any data from the client counts as the answer."""
-        if self._ws is not None and self._state == _CONNECTED:
-            self._owner.ws_write(self, self._ws.send(Ping(payload=b"hypercorn")))
+        if self._decoder is not None and self._state == _CONNECTED:
+            self._owner.ws_write(self, encode_frame(PING, b"hypercorn"))
 
     def closing_timed_out(self) -> None:
         """The client did not answer our Close in time."""
@@ -645,7 +595,7 @@ class WSStream:
 
     @property
     def accepted(self) -> bool:
-        return self._ws is not None
+        return self._decoder is not None
 
 
 _SEND_RULES: dict[tuple[int, str], Callable[[WSStream, MutableMapping[str, Any]], None]] = {

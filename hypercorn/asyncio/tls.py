@@ -7,6 +7,7 @@ certificate's subject as an RFC 4514 string.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import weakref
 from typing import Any
@@ -69,10 +70,9 @@ def tls_extension(ssl_object: ssl.SSLObject, server_cert: str | None) -> dict[st
         chain = [ssl.DER_cert_to_PEM_cert(leaf)]
         unverified = getattr(ssl_object, "get_unverified_chain", None)  # Python 3.13+
         if unverified is not None:
-            try:
+            # 3.13.0 can fail inside the call; the leaf alone is still right then.
+            with contextlib.suppress(AttributeError, TypeError, ValueError):
                 chain = [ssl.DER_cert_to_PEM_cert(bytes(der)) for der in unverified() or ()]
-            except (AttributeError, TypeError, ValueError):
-                pass  # 3.13.0 can fail inside the call; the leaf alone is still right
     if chain:
         # Only a verified certificate is parsed by the ssl module.
         parsed = ssl_object.getpeercert()

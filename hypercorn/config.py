@@ -61,6 +61,9 @@ Parser = Literal["auto", "httptools", "h11"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 LifespanMode = Literal["auto", "on", "off"]
 VerifyMode = Literal["none", "optional", "required"]
+AppInterface = Literal["auto", "asgi3", "asgi2", "wsgi"]
+ProxyHeadersMode = Literal["auto", "modern", "legacy"]
+ProxyProtocolMode = Literal["off", "v1", "v2", "auto"]
 
 # RFC 9113 §6.5.2: SETTINGS_MAX_FRAME_SIZE lies between 2^14 and 2^24 - 1, and
 # SETTINGS_INITIAL_WINDOW_SIZE may not exceed 2^31 - 1.
@@ -82,7 +85,8 @@ class Config:
     )
     workers: int = _option(
         1,
-        "Number of worker processes (more than one arrives with the process supervisor).",
+        "Number of worker processes; more than one runs them under a supervisor process"
+        " that binds the sockets once, restarts a worker that dies, and rolls on SIGHUP.",
         section="Serving",
         flags=("-w", "--workers"),
     )
@@ -108,12 +112,78 @@ class Config:
     )
     pid_path: str | None = _option(
         None,
-        "Write the server's process id to this file while it runs.",
+        "Write the server's process id (the supervisor's, with workers) to this file while"
+        " it runs.",
         section="Serving",
         flags=("--pid",),
         metavar="PATH",
     )
     debug: bool = _option(False, "Enable asyncio debug mode and debug logging.", section="Serving")
+    app_interface: AppInterface = _option(
+        "auto",
+        "How the app is called: asgi3, asgi2, wsgi, or auto (guessed from its signature).",
+        section="Serving",
+        flags=("--interface",),
+    )
+    unix_socket_mode: str | None = _option(
+        None,
+        "Permission bits of unix: socket files, in octal (e.g. 660); unset leaves them to the"
+        " umask.",
+        section="Serving",
+        metavar="OCTAL",
+    )
+    unix_socket_owner: str | None = _option(
+        None,
+        "User (name or numeric id) to own unix: socket files; changing it needs root.",
+        section="Serving",
+        metavar="USER",
+    )
+    unix_socket_group: str | None = _option(
+        None,
+        "Group (name or numeric id) of unix: socket files, e.g. the web server's.",
+        section="Serving",
+        metavar="GROUP",
+    )
+
+    # --- processes -----------------------------------------------------------------------
+    reuse_port: bool = _option(
+        False,
+        "Give each worker its own SO_REUSEPORT socket for TCP binds, so the kernel spreads"
+        " connections across workers, instead of sharing the supervisor's sockets.",
+        section="Processes",
+    )
+    max_requests: int = _option(
+        0,
+        "Requests a worker serves before it is replaced by a fresh one (0: never); the"
+        " replacement starts first, so none are lost. Runs a supervisor even with one worker.",
+        section="Processes",
+    )
+    max_requests_jitter: int = _option(
+        0,
+        "Up to this many extra requests, chosen at random per worker, so that workers do not"
+        " all retire at once.",
+        section="Processes",
+    )
+    reload: bool = _option(
+        False,
+        "Restart the workers when a watched file in the working directory changes (for"
+        " development; needs the watchfiles package).",
+        section="Processes",
+    )
+    reload_include: list[str] = _option(
+        ["*.py"],
+        "Glob patterns of file names (or paths relative to the working directory) whose"
+        " changes trigger a reload. Repeatable; replaces the default.",
+        section="Processes",
+        metavar="GLOB",
+    )
+    reload_exclude: list[str] = _option(
+        [".*", "*.py[cod]", "__pycache__", "*~"],
+        "Glob patterns of files and directories whose changes never trigger a reload"
+        " (matched against every part of the path). Repeatable; replaces the default.",
+        section="Processes",
+        metavar="GLOB",
+    )
 
     # --- TLS -----------------------------------------------------------------------------
     certfile: str | None = _option(
@@ -153,6 +223,34 @@ class Config:
         "Answer requests that arrive in the clear (insecure_bind) with a 308 redirect to the"
         " same URL over HTTPS, instead of serving them.",
         section="TLS",
+    )
+
+    # --- proxies -------------------------------------------------------------------------
+    proxy_headers: bool = _option(
+        False,
+        "Take the client address, scheme and host from the Forwarded or X-Forwarded-* headers"
+        " of requests whose peer is in forwarded_allow_ips (the right-most untrusted hop wins).",
+        section="Proxies",
+    )
+    proxy_headers_mode: ProxyHeadersMode = _option(
+        "auto",
+        "Which headers proxy_headers reads: modern (RFC 7239 Forwarded), legacy"
+        " (X-Forwarded-For/-Proto/-Host), or auto (either; when both arrive they must agree).",
+        section="Proxies",
+    )
+    forwarded_allow_ips: list[str] = _option(
+        ["127.0.0.1", "::1"],
+        "IP addresses and CIDR networks of the trusted proxies, for proxy_headers and"
+        " proxy_protocol; '*' trusts every peer, letting any client fake its address."
+        " Unix-socket peers are always trusted. Repeatable or comma-separated.",
+        section="Proxies",
+        metavar="ADDRESS",
+    )
+    proxy_protocol: ProxyProtocolMode = _option(
+        "off",
+        "Read a PROXY protocol header (v1, v2, or auto for either) at the start of every"
+        " connection, before TLS; peers not in forwarded_allow_ips are disconnected.",
+        section="Proxies",
     )
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -317,6 +415,21 @@ class Config:
         bounds=(9, 15),
     )
 
+    # --- WSGI ----------------------------------------------------------------------------
+    wsgi_threads: int = _option(
+        10,
+        "Threads per worker process running a WSGI app's requests; more wait their turn"
+        " (the GIL leaves little to gain from more unless the app mostly waits on I/O).",
+        section="WSGI",
+        bounds=(1, None),
+    )
+    wsgi_max_body_size: int = _option(
+        16 * 1024 * 1024,
+        "Largest request body a WSGI app is given, in bytes; it is read whole before the app"
+        " runs, and a larger one is answered 413.",
+        section="WSGI",
+    )
+
     # --- observability -------------------------------------------------------------------
     metrics_bind: list[str] = _option(
         [],
@@ -373,6 +486,7 @@ class Config:
     def __post_init__(self) -> None:
         for name, info in _OPTIONS.items():
             setattr(self, name, _coerce(name, getattr(self, name), info))
+        _check_networks("forwarded_allow_ips", self.forwarded_allow_ips)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with ``changes`` applied and validated."""
@@ -548,6 +662,15 @@ def _check_bounds(name: str, value: _Number, info: OptionInfo) -> _Number:
     if high is not None and value > high:
         raise ConfigError(f"{name}: must be at most {high:.15g}, got {value}")
     return value
+
+
+def _check_networks(name: str, entries: list[str]) -> None:
+    from .middleware.proxy_fix import TrustedHosts
+
+    try:
+        TrustedHosts(entries)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def _check_keys(mapping: Iterable[str], source: str) -> None:

@@ -44,7 +44,7 @@ def hypercorn_server() -> Iterator[Callable[..., LiveServer]]:
     for server in reversed(started):
         try:
             server.stop()
-        except Exception as exc:  # noqa: PERF203 - stop every server, then report
+        except Exception as exc:
             errors.append(exc)
     if errors:
         raise errors[0]

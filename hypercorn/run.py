@@ -1,4 +1,10 @@
-"""Running the server as a process: logging, the event loop, signals, the pid file."""
+"""Running the server as a process: logging, the event loop, signals, the pid file.
+
+One process serves by default. More than one worker, ``reload`` or ``max_requests`` run a
+supervisor instead (:mod:`hypercorn.supervisor`), whose workers
+(:mod:`hypercorn.worker_process`) serve with the same :class:`StopOnSignals` and
+:func:`shutdown_server` as this process.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +24,9 @@ from .asyncio.server import Server
 from .config import Config, ConfigError
 from .logs import AccessLogger, configure_logging, error_logger
 from .sockets import BindError
+from .systemd import ActivatedSocket, Notifier, take_listen_fds
 
-__all__ = ["run"]
+__all__ = ["StopOnSignals", "run", "shutdown_server", "supervised"]
 
 # After a second signal, the process exits within this many seconds even if an app ignores
 # cancellation.
@@ -42,6 +49,25 @@ def loop_factory(worker_class: str) -> Callable[[], asyncio.AbstractEventLoop]:
     return asyncio.new_event_loop
 
 
+def supervised(config: Config) -> bool:
+    """Whether ``config`` runs a supervisor and worker processes rather than one process."""
+    return config.workers > 1 or config.reload or config.max_requests > 0
+
+
+def with_activated_sockets(config: Config, activated: list[ActivatedSocket]) -> Config:
+    """``config`` serving the sockets systemd passed instead of its ``bind``."""
+    if not activated:
+        return config
+    tls = config.certfile is not None
+    error_logger.info(
+        "Serving %d socket(s) passed by systemd (LISTEN_FDS) instead of bind", len(activated)
+    )
+    return config.replace(
+        bind=[item.bind for item in activated if not (tls and item.insecure)],
+        insecure_bind=[item.bind for item in activated if tls and item.insecure],
+    )
+
+
 def run(config: Config, application: str) -> int:
     """Serve ``application`` until SIGTERM/SIGINT. Returns the process exit code."""
     try:
@@ -52,16 +78,28 @@ def run(config: Config, application: str) -> int:
         else:  # the error log itself could not be opened
             print(f"hypercorn: error: {exc}", file=sys.stderr)
         return 1
+    if config.workers < 1:
+        error_logger.error("workers: must be at least 1, got %d", config.workers)
+        return 1
+    # Read (and removed from the environment) whichever way the server runs, so that no
+    # child process takes systemd's sockets or notifications for its own.
+    notify = Notifier()
     try:
-        app = load_application(application)
+        activated = take_listen_fds()
+    except BindError as exc:
+        error_logger.error("%s", exc)
+        return 1
+    if supervised(config):
+        from .supervisor import run_supervisor
+
+        return run_supervisor(config, application, notify, activated)
+    config = with_activated_sockets(config, activated)
+    try:
+        app = load_application(application, config)
         factory = loop_factory(config.worker_class)
     except (AppLoadError, ConfigError) as exc:
         error_logger.error("%s", exc)
         return 1
-    if config.workers != 1:
-        error_logger.warning(
-            "workers = %d: this release runs a single worker process", config.workers
-        )
     pid_path = config.pid_path
     if pid_path is not None:
         try:
@@ -70,7 +108,9 @@ def run(config: Config, application: str) -> int:
             error_logger.error("pid_path: cannot write %s: %s", pid_path, exc.strerror or exc)
             return 1
     try:
-        return run_in_loop(factory, _serve_until_signalled(app, config, access_log), config.debug)
+        return run_in_loop(
+            factory, _serve_until_signalled(app, config, access_log, notify), config.debug
+        )
     finally:
         if pid_path is not None:
             _remove_pid_file(pid_path)
@@ -100,42 +140,86 @@ def run_in_loop(
         loop.close()
 
 
-async def _serve_until_signalled(app: Any, config: Config, access_log: AccessLogger | None) -> int:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    server = Server(app, config, access_log=access_log)
+class StopOnSignals:
+    """The first of ``signals`` asks for a graceful stop; a second one exits at once.
 
-    def on_signal(signum: int) -> None:
-        name = signal.Signals(signum).name
-        if not stop.is_set():
-            error_logger.info("Received %s: shutting down gracefully", name)
-            stop.set()
-            return
-        error_logger.warning("Received %s again: exiting now", name)
-        server.force_shutdown()
+    Use as a context manager around serving; :meth:`wait` returns once a stop is asked for,
+    by a signal or by :meth:`request` (a worker told by its supervisor). Only a second
+    *signal* forces the exit: a worker may be told to stop both by its supervisor and by a
+    signal to its whole process group (systemd's KillMode=control-group), and that is still
+    one graceful stop.
+    """
+
+    def __init__(
+        self, server: Server, signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)
+    ) -> None:
+        self._server = server
+        self._signals = signals
+        self._stop = asyncio.Event()
+        self._signalled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __enter__(self) -> StopOnSignals:
+        self._loop = asyncio.get_running_loop()
+        for signum in self._signals:
+            self._loop.add_signal_handler(signum, self._on_signal, signum)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._loop is not None
+        for signum in self._signals:
+            self._loop.remove_signal_handler(signum)
+
+    def request(self, reason: str) -> None:
+        if not self._stop.is_set():
+            error_logger.info("%s: shutting down gracefully", reason)
+            self._stop.set()
+
+    async def wait(self) -> None:
+        await self._stop.wait()
+
+    def force(self, reason: str) -> None:
+        """Cut every connection now, and exit within FORCED_EXIT_SECONDS whatever the app does."""
+        error_logger.warning("%s: exiting now", reason)
+        self._stop.set()
+        self._server.force_shutdown()
         timer = threading.Timer(FORCED_EXIT_SECONDS, _exit_now)
         timer.daemon = True
         timer.start()
 
-    handled = (signal.SIGINT, signal.SIGTERM)
-    for signum in handled:
-        loop.add_signal_handler(signum, on_signal, signum)
+    def _on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self._signalled:
+            self.force(f"Received {name} again")
+            return
+        self._signalled = True
+        self.request(f"Received {name}")
+
+
+async def shutdown_server(server: Server) -> int:
+    """The graceful stop; the exit code (1 when lifespan shutdown failed or it was forced)."""
     try:
+        await server.shutdown()
+    except LifespanFailure as exc:
+        error_logger.error("%s", exc)
+        return 1
+    return 1 if server.forced else 0
+
+
+async def _serve_until_signalled(
+    app: Any, config: Config, access_log: AccessLogger | None, notify: Notifier
+) -> int:
+    server = Server(app, config, access_log=access_log)
+    with StopOnSignals(server) as stopping:
         try:
             await server.startup()
         except (BindError, LifespanFailure) as exc:
             error_logger.error("%s", exc)
             return 1
-        await stop.wait()
-        try:
-            await server.shutdown()
-        except LifespanFailure as exc:
-            error_logger.error("%s", exc)
-            return 1
-        return 1 if server.forced else 0
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
+        notify("READY=1")
+        await stopping.wait()
+        notify("STOPPING=1")
+        return await shutdown_server(server)
 
 
 def _exit_now() -> None:  # pragma: no cover - only when an app ignores cancellation

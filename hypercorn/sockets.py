@@ -6,7 +6,9 @@ purpose (and a supervisor can later bind once for many workers).
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import socket
 import ssl
 import stat
@@ -21,6 +23,7 @@ __all__ = [
     "create_ssl_context",
     "parse_bind",
     "read_server_certificate",
+    "unix_socket_mode",
 ]
 
 DEFAULT_PORT = 8000
@@ -76,16 +79,24 @@ def parse_bind(text: str) -> Bind:
     return Bind(text, "tcp", host=host or "0.0.0.0", port=port)
 
 
-def create_socket(bind: Bind, backlog: int) -> socket.socket:
-    """Create, bind and listen on the socket ``bind`` names. Raises :class:`BindError`."""
+def create_socket(
+    bind: Bind, backlog: int, config: Config | None = None, *, listen: bool = True
+) -> socket.socket:
+    """Create, bind and listen on the socket ``bind`` names. Raises :class:`BindError`.
+
+    ``config`` supplies ``reuse_port`` and the ``unix_socket_*`` permissions. With
+    ``listen=False`` a TCP socket is only bound: a supervisor holds such a SO_REUSEPORT socket
+    to keep the port (a port 0 resolved) while each worker listens on its own.
+    """
+    reuse_port = config is not None and config.reuse_port
     try:
         if bind.kind == "fd":
             sock = socket.socket(fileno=bind.fd)
         elif bind.kind == "unix":
-            sock = _unix_socket(bind.path)
+            sock = _unix_socket(bind.path, config)
         else:
-            sock = _tcp_socket(bind.host, bind.port)
-        if bind.kind != "fd":
+            sock = _tcp_socket(bind.host, bind.port, reuse_port)
+        if bind.kind != "fd" and listen:
             sock.listen(backlog)
         sock.setblocking(False)
     except OSError as exc:
@@ -93,7 +104,7 @@ def create_socket(bind: Bind, backlog: int) -> socket.socket:
     return sock
 
 
-def _tcp_socket(host: str, port: int) -> socket.socket:
+def _tcp_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -103,6 +114,10 @@ def _tcp_socket(host: str, port: int) -> socket.socket:
     try:
         # Restarting must not wait for the previous process's connections in TIME_WAIT.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            # Every worker listens on its own socket and the kernel spreads connections
+            # across them (Linux, FreeBSD 12+), instead of all workers waking on one.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             # [::]:P means IPv6 only, so that 0.0.0.0:P can be bound beside it on every OS.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -113,7 +128,14 @@ def _tcp_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _unix_socket(path: str) -> socket.socket:
+def _unix_socket(path: str, config: Config | None = None) -> socket.socket:
+    mode = owner = group = None
+    if config is not None:
+        # Checked before anything at the path is touched.
+        if config.unix_socket_mode is not None:
+            mode = unix_socket_mode(config.unix_socket_mode)
+        owner = _user_id(config.unix_socket_owner)
+        group = _group_id(config.unix_socket_group)
     # A socket file left by a previous run would make bind fail; anything else at that path
     # is not ours to delete.
     try:
@@ -123,11 +145,64 @@ def _unix_socket(path: str) -> socket.socket:
         pass
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.bind(path)
+        if mode is None:
+            sock.bind(path)
+        else:
+            # The file is created with no permissions at all and then opened up to `mode`,
+            # so it is never, even briefly, connectable by more users than `mode` allows.
+            # (The umask is process-wide: binds happen once, at start-up.)
+            umask = os.umask(0o777)
+            try:
+                sock.bind(path)
+            finally:
+                os.umask(umask)
     except OSError:
         sock.close()
         raise
+    try:
+        if mode is not None:
+            os.chmod(path, mode)
+        if owner is not None or group is not None:
+            os.chown(path, -1 if owner is None else owner, -1 if group is None else group)
+    except OSError as exc:
+        sock.close()
+        os.unlink(path)
+        raise OSError(exc.errno, f"cannot set its owner or mode: {exc.strerror}") from None
     return sock
+
+
+def unix_socket_mode(text: str) -> int:
+    """``unix_socket_mode`` as permission bits: octal digits such as ``660`` or ``0o660``."""
+    digits = text.removeprefix("0o")
+    try:
+        mode = int(digits, 8)
+    except ValueError:
+        mode = -1
+    if not digits or not 0 <= mode <= 0o777:
+        raise BindError(f"unix_socket_mode: {text!r} is not an octal mode such as 660")
+    return mode
+
+
+def _user_id(name: str | None) -> int | None:
+    if name is None:
+        return None
+    if name.isdigit():
+        return int(name)
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        raise BindError(f"unix_socket_owner: no user named {name!r}") from None
+
+
+def _group_id(name: str | None) -> int | None:
+    if name is None:
+        return None
+    if name.isdigit():
+        return int(name)
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise BindError(f"unix_socket_group: no group named {name!r}") from None
 
 
 def create_ssl_context(config: Config, alpn: list[str]) -> ssl.SSLContext | None:

@@ -13,6 +13,7 @@ from ..protocol.interface import ConnectionInfo, ServerProtocol
 from .tls import tls_extension
 
 if TYPE_CHECKING:
+    from .proxy_protocol import ProxyProtocolListener
     from .server import Server
 
 __all__ = ["ConnectionProtocol"]
@@ -44,26 +45,48 @@ def _address(value: Any) -> tuple[str, int] | None:
 class ConnectionProtocol(asyncio.Protocol):
     """Callbacks from the event loop in, ConnectionIO calls out. Knows nothing of HTTP."""
 
-    __slots__ = ("_loop", "_server", "_tls", "protocol", "transport", "write")
+    __slots__ = ("_loop", "_proxy", "_server", "_tls", "protocol", "transport", "write")
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, proxy: ProxyProtocolListener | None = None) -> None:
         self._server = server
         self._loop = server.loop
+        #: Set when the listener reads a PROXY protocol header before anything else.
+        self._proxy = proxy
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         transport = cast(asyncio.Transport, transport)
+        if self._proxy is None:
+            self.start(transport)
+        else:
+            # The header comes first, before TLS; the phase calls start() after it.
+            self.transport = transport
+            self.write = transport.write
+            self._tls = False
+            self.protocol: ServerProtocol = self._proxy.header_phase(self, transport)
+        self._server.connection_opened(self)
+
+    def start(
+        self,
+        transport: asyncio.Transport,
+        proxied: tuple[tuple[str, int] | None, tuple[str, int | None]] | None = None,
+    ) -> None:
+        """Start HTTP on ``transport``; ``proxied`` are (client, server) from a PROXY header."""
         self.transport = transport
         #: ConnectionIO.write is the transport's own method: no extra frame per write.
         self.write = transport.write
-        sock = transport.get_extra_info("socket")
-        family = sock.family if sock is not None else None
-        client = _address(transport.get_extra_info("peername"))
+        client: tuple[str, int] | None
         server: tuple[str, int | None] | None
-        if family == socket.AF_UNIX:
-            server = (str(transport.get_extra_info("sockname") or ""), None)
+        if proxied is not None:
+            client, server = proxied
         else:
-            server = _address(transport.get_extra_info("sockname"))
+            sock = transport.get_extra_info("socket")
+            family = sock.family if sock is not None else None
+            client = _address(transport.get_extra_info("peername"))
+            if family == socket.AF_UNIX:
+                server = (str(transport.get_extra_info("sockname") or ""), None)
+            else:
+                server = _address(transport.get_extra_info("sockname"))
         ssl_object = transport.get_extra_info("ssl_object")
         self._tls = ssl_object is not None
         info = ConnectionInfo(
@@ -72,8 +95,7 @@ class ConnectionProtocol(asyncio.Protocol):
             tls=tls_extension(ssl_object, self._server.server_cert) if self._tls else None,
             alpn=ssl_object.selected_alpn_protocol() if self._tls else None,
         )
-        self.protocol: ServerProtocol = new_connection(self, self._server.ctx, info)
-        self._server.connection_opened(self)
+        self.protocol = new_connection(self, self._server.ctx, info)
 
     def data_received(self, data: bytes) -> None:
         try:

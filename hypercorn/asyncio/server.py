@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import time
@@ -14,7 +15,7 @@ from ..app_wrappers import wrap_app
 from ..config import Config
 from ..logs import AccessLogger, error_logger
 from ..metrics import Metrics, StatsdClient, metrics_app
-from ..middleware import HTTPToHTTPSRedirectMiddleware
+from ..middleware import HTTPToHTTPSRedirectMiddleware, ProxyFixMiddleware
 from ..protocol.context import LINGER_SECONDS, ServerContext
 from ..protocol.http_stream import register_default_header
 from ..sockets import (
@@ -27,6 +28,7 @@ from ..sockets import (
 )
 from .connection import ConnectionProtocol
 from .lifespan import Lifespan
+from .proxy_protocol import ProxyProtocolListener
 
 __all__ = ["Server", "serve"]
 
@@ -65,7 +67,7 @@ class Server:
         metrics: Metrics | None = None,
     ) -> None:
         self.config = config
-        self.app = wrap_app(app)
+        self.app = wrap_app(app, config)
         if metrics is None and (config.metrics_bind or config.statsd_host):
             metrics = Metrics()
         #: This process's counters, when metrics are exported (else None).
@@ -135,7 +137,7 @@ class Server:
             try:
                 for text, tls in [(t, secure) for t in config.bind] + [(t, False) for t in plain]:
                     bind = parse_bind(text)
-                    self.sockets.append(create_socket(bind, config.backlog))
+                    self.sockets.append(create_socket(bind, config.backlog, config))
                     self._secure.append(tls)
                     self._binds.append(bind)
             except BaseException:
@@ -148,6 +150,11 @@ class Server:
                 if tls and isinstance(address, tuple)
             ]
             self.ctx.app = HTTPToHTTPSRedirectMiddleware(self.app, https_port=ports[0] or 443)
+        if config.proxy_headers:
+            # Outermost, so the redirect and the app both see the scheme the client used.
+            self.ctx.app = ProxyFixMiddleware(
+                self.ctx.app, config.forwarded_allow_ips, mode=config.proxy_headers_mode
+            )
         try:
             # Before the app starts, so that a bad metrics setting fails with nothing to undo.
             await self._start_metrics()
@@ -166,10 +173,13 @@ class Server:
             self.ctx.lifespan_state = self._lifespan.state
         self._tick()
         for sock, tls in zip(self.sockets, self._secure, strict=True):
+            context = ssl_context if tls else None
+            proxy = ProxyProtocolListener.for_config(self, config, context)
             listener = await self.loop.create_server(
-                lambda: ConnectionProtocol(self),
+                functools.partial(ConnectionProtocol, self, proxy),
                 sock=sock,
-                ssl=ssl_context if tls else None,
+                # A PROXY protocol header comes before TLS, which then starts after it.
+                ssl=context if proxy is None else None,
                 backlog=config.backlog,
             )
             self._listeners.append(listener)
@@ -200,6 +210,9 @@ class Server:
                 insecure_bind=[],
                 https_redirect=False,
                 lifespan="off",
+                # Scrapers connect directly, not through the app's proxy.
+                proxy_protocol="off",
+                proxy_headers=False,
             )
             server = Server(metrics_app(self.metric_stores), metrics_config)
             await server.startup()
@@ -241,6 +254,15 @@ class Server:
             else:
                 urls.append(f"unix:{address}")
         return urls
+
+    def stop_accepting(self) -> None:
+        """Close the listeners; connections already accepted go on being served.
+
+        A socket shared with other processes stays open in them, so the connections waiting
+        in its backlog are accepted there: a worker stepping down loses none.
+        """
+        for listener in self._listeners:
+            listener.close()
 
     async def shutdown(self) -> None:
         """Stop gracefully (see the class docstring). Raises LifespanFailure from the app."""

@@ -550,10 +550,10 @@ def test_failed_start_leaves_no_pid_file_or_unix_socket(app_dir: Path) -> None:
     assert not unix_path.exists()
 
 
-def test_workers_other_than_one_is_accepted_with_a_warning(spawn: Spawn) -> None:
+def test_more_than_one_worker_runs_a_supervisor(spawn: Spawn) -> None:
+    # The process model itself is tested in test_workers.py.
     process = spawn("app", "-w", "2")
-    warning = process.wait_for_line(r"\[WARNING\].*workers")
-    assert "2" in warning.string
+    process.wait_for_line(r"Serving with 2 worker\(s\)")
     assert get(process.port).body == b"app"
     assert process.terminate() == 0
 

@@ -19,12 +19,15 @@ process answers a scrape (:func:`prometheus_text` takes any number of them).
 from __future__ import annotations
 
 import contextlib
+import mmap
+import os
 import random
 import socket
+import tempfile
 from collections.abc import Iterable, MutableSequence, Sequence
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["Metrics", "StatsdClient", "metrics_app", "prometheus_text"]
+__all__ = ["Metrics", "SharedMetrics", "StatsdClient", "metrics_app", "prometheus_text"]
 
 #: Latency bucket upper bounds, in seconds (Prometheus' defaults, which suit web requests).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -103,6 +106,59 @@ class Metrics:
         samples, seen = self._samples, self._seen
         self._samples, self._seen = [], 0
         return samples, seen
+
+
+#: Indices of Metrics.values that are gauges (current values, not running totals).
+GAUGES = (_CONNECTIONS, _STREAMS, _WEBSOCKETS)
+
+
+class SharedMetrics:
+    """Every worker's counters in one block of shared memory, summed by any of them.
+
+    The supervisor creates the block (an unlinked temporary file, in /dev/shm where there is
+    one, so nothing is left behind whatever happens) and hands its file descriptor to each
+    worker. Each worker writes only its own slot (so no locks) and answers a scrape with the
+    sum of all slots. Slot 0 holds what retired workers counted, so totals survive a rolling
+    restart; a worker's gauges leave with it.
+    """
+
+    def __init__(self, slots: int, fd: int | None = None) -> None:
+        self.slots = slots
+        size = slots * SIZE * 8
+        self._file: IO[bytes] | None = None
+        if fd is None:
+            directory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+            self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - lives with self
+            fd = self._file.fileno()
+            os.ftruncate(fd, size)
+        #: The descriptor a worker inherits to reach the block.
+        self.fd = fd
+        self._map = mmap.mmap(fd, size)
+        self._view = memoryview(self._map).cast("d")
+
+    def slot(self, index: int) -> MutableSequence[float]:
+        """The values of slot ``index`` (1 and up for workers)."""
+        view: Any = self._view[index * SIZE : (index + 1) * SIZE]
+        return view  # type: ignore[no-any-return]
+
+    def stores(self) -> list[Sequence[float]]:
+        return [self.slot(index) for index in range(self.slots)]
+
+    def retire(self, index: int) -> None:
+        """Fold a departed worker's counters into slot 0 and clear its slot for reuse."""
+        slot, total = self.slot(index), self.slot(0)
+        for position in range(SIZE):
+            if position not in GAUGES:
+                total[position] += slot[position]
+            slot[position] = 0.0
+
+    def close(self) -> None:
+        # A slot view still held elsewhere keeps the mapping open; the file goes regardless.
+        with contextlib.suppress(BufferError):
+            self._view.release()
+            self._map.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def _summed(stores: Sequence[Sequence[float]]) -> list[float]:

@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 from .config import Config, ConfigError
 from .logs import error_logger
+from .metrics import SharedMetrics
 from .run import FORCED_EXIT_SECONDS, _remove_pid_file, _write_pid_file, loop_factory
 from .sockets import BindError, create_socket, create_ssl_context, parse_bind
 from .systemd import ActivatedSocket, Notifier, reloading_message
@@ -325,6 +326,8 @@ class WorkerProcess:
     #: When it is killed if it has not exited (start-up or stop deadline).
     deadline: float = 0.0
     buffer: bytes = b""
+    #: Its slot in the shared metrics (0: none).
+    metrics_slot: int = 0
 
     @property
     def pid(self) -> int:
@@ -392,9 +395,20 @@ class Supervisor:
             reload=False,
             pid_path=None,
         )
-        self._spec = json.dumps(
-            {"application": application, "config": dataclasses.asdict(spec_config)}
-        ).encode()
+        self._spec: dict[str, Any] = {
+            "application": application,
+            "config": dataclasses.asdict(spec_config),
+        }
+        #: With metrics_bind, every worker counts into its own slot of one shared block, so
+        #: whichever worker answers a scrape reports them all. Room for a rolling restart of
+        #: four times the workers at once; a worker beyond that counts only for itself.
+        self._metrics: SharedMetrics | None = None
+        self._free_slots: list[int] = []
+        if config.metrics_bind:
+            slots = 1 + 4 * max(config.workers, 4)
+            self._metrics = SharedMetrics(slots)
+            self._free_slots = list(range(1, slots))
+        self._metrics_fds = () if self._metrics is None else (self._metrics.fd,)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -446,6 +460,8 @@ class Supervisor:
             self._wakeup_write.close()
             self.listeners.close()
             self.listeners.remove_unix_paths()
+            if self._metrics is not None:
+                self._metrics.close()
         return self.exit_code
 
     def _timeout(self) -> float:
@@ -549,7 +565,7 @@ class Supervisor:
             flags = ["-B"] if self.config.reload else []
             process = subprocess.Popen(
                 [sys.executable, *flags, "-m", "hypercorn.worker_process", str(child.fileno())],
-                pass_fds=(*self.listeners.pass_fds, child.fileno()),
+                pass_fds=(*self.listeners.pass_fds, child.fileno(), *self._metrics_fds),
             )
         except OSError as exc:
             parent.close()
@@ -561,10 +577,15 @@ class Supervisor:
         now = time.monotonic()
         worker = WorkerProcess(worker_id, process, parent, self.generation, now)
         worker.deadline = now + self.config.startup_timeout + BOOT_MARGIN
+        spec = self._spec
+        if self._metrics is not None and self._free_slots:
+            worker.metrics_slot = self._free_slots.pop(0)
+            metrics = {"fd": self._metrics.fd, "slots": self._metrics.slots}
+            spec = {**spec, "metrics": {**metrics, "slot": worker.metrics_slot}}
         # Far below the socket buffer, so this never blocks; if the worker died already,
         # the loop reaps it.
         with contextlib.suppress(OSError):
-            parent.sendall(self._spec + b"\n")
+            parent.sendall(json.dumps(spec).encode() + b"\n")
         parent.setblocking(False)
         self._selector.register(parent, selectors.EVENT_READ, worker)
         self.workers.append(worker)
@@ -632,6 +653,9 @@ class Supervisor:
             if code is None:
                 continue
             self.workers.remove(worker)
+            if worker.metrics_slot and self._metrics is not None:
+                self._metrics.retire(worker.metrics_slot)
+                self._free_slots.append(worker.metrics_slot)
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(worker.control)
             # A message sent just before exiting (``failed REASON``) may still be unread.
@@ -807,10 +831,6 @@ def run_supervisor(
     if activated:
         error_logger.info(
             "Serving %d socket(s) passed by systemd (LISTEN_FDS) instead of bind", len(activated)
-        )
-    if config.metrics_bind and config.workers > 1:
-        error_logger.warning(
-            "metrics_bind with workers: each scrape reports the worker that answers it"
         )
     pid_path = config.pid_path
     if pid_path is not None:

@@ -38,6 +38,7 @@ from .asyncio.lifespan import LifespanFailure
 from .asyncio.server import Server
 from .config import Config, ConfigError
 from .logs import AccessLogger, configure_logging, error_logger
+from .metrics import Metrics, SharedMetrics
 from .protocol.context import ASGIApp
 from .run import StopOnSignals, loop_factory, run_in_loop, shutdown_server
 from .sockets import BindError
@@ -166,7 +167,11 @@ def worker_config(data: dict[str, Any]) -> Config:
 
 
 async def serve_worker(
-    app: ASGIApp, config: Config, access_log: AccessLogger | None, channel: ControlChannel
+    app: ASGIApp,
+    config: Config,
+    access_log: AccessLogger | None,
+    channel: ControlChannel,
+    shared: tuple[SharedMetrics, int] | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     if config.max_requests > 0:
@@ -177,7 +182,10 @@ async def serve_worker(
             channel.send("retire")
 
         app = RequestBudget(app, limit, spent)
-    server = WorkerServer(app, config, access_log=access_log)
+    metrics = Metrics(shared[0].slot(shared[1])) if shared is not None else None
+    server = WorkerServer(app, config, access_log=access_log, metrics=metrics)
+    if shared is not None:
+        server.metric_stores = shared[0].stores  # a scrape sums every worker's slot
     with StopOnSignals(server, (signal.SIGTERM,)) as stopping:
 
         def on_message(message: str) -> None:
@@ -229,8 +237,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not channel.send(f"failed {exc}"):
             error_logger.error("%s", exc)
         return 1
+    shared = None
+    if "metrics" in spec:
+        block = spec["metrics"]
+        try:
+            shared = (SharedMetrics(int(block["slots"]), int(block["fd"])), int(block["slot"]))
+        except (OSError, ValueError, KeyError) as exc:
+            error_logger.warning("Metrics shared with the other workers unavailable: %s", exc)
     # SIGTERM stays an immediate exit until serve_worker makes it the graceful stop.
-    return run_in_loop(factory, serve_worker(app, config, access_log, channel), config.debug)
+    return run_in_loop(
+        factory, serve_worker(app, config, access_log, channel, shared), config.debug
+    )
 
 
 if __name__ == "__main__":

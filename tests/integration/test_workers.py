@@ -330,3 +330,40 @@ def test_several_binds_under_workers(supervise: Supervise, tmp_path: Path) -> No
     process.send_signal(signal.SIGTERM)
     assert process.wait() == 0
     assert not path.exists()  # the supervisor bound it, the supervisor removes it
+
+
+def _scrape_total(port: int) -> float:
+    body = fetch(port, "/metrics").body.decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in body.splitlines()
+        if line.startswith("hypercorn_responses_total{")
+    )
+
+
+def test_metrics_add_up_every_worker_and_survive_a_rolling_restart(
+    supervise: Supervise,
+) -> None:
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    port, metrics_port = ports
+    metrics = ("--metrics-bind", f"127.0.0.1:{metrics_port}")
+    process = supervise("app", "-w", "2", "-b", f"127.0.0.1:{port}", *metrics, *FAST)
+    workers = wait_for_workers(process, 2)
+    served = pids_serving(port, workers)  # every worker has answered something
+    assert served == workers
+    for _ in range(40):
+        assert fetch(port).status == 200
+    # Whichever worker answers the scrape reports the sum of both.
+    first = [_scrape_total(metrics_port) for _ in range(6)]
+    assert min(first) >= 40 + len(workers)
+    mark = len(process.lines())
+    process.send_signal(signal.SIGHUP)
+    process.wait_for_line("All workers replaced", timeout=20, after=mark)
+    # The departed workers' counts are kept: totals never go backwards.
+    assert _scrape_total(metrics_port) >= min(first)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait() == 0

@@ -680,7 +680,8 @@ def test_a_client_that_stops_reading_blocks_the_apps_sends(serve: ServerFactory)
         while app.flood_sent < stalled_at + 32 and time.monotonic() < deadline:
             received += len(sock.recv(1 << 20))
         assert app.flood_sent >= stalled_at + 32
-        assert received > stalled_at * 65536 // 2
+        # What the app sent arrives (the kernel buffers hold some of it still).
+        assert received > 32 * 65536
     assert app.flood_done.wait(5)  # the client left: the app's send raised and it ended
 
 

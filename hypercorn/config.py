@@ -483,6 +483,25 @@ class Config:
         metavar="PATH",
     )
 
+    # Names the Hypercorn of old used, which frameworks still set: Quart's ``run_task`` sets
+    # ``config.accesslog`` and ``config.errorlog`` to its app's logger. A logger object means
+    # "log": to stdout (access) and stderr (errors), as the command line's "-" does.
+    @property
+    def accesslog(self) -> str | None:
+        return self.access_logfile
+
+    @accesslog.setter
+    def accesslog(self, value: Any) -> None:
+        self.access_logfile = value if value is None or isinstance(value, str) else "-"
+
+    @property
+    def errorlog(self) -> str | None:
+        return self.error_logfile
+
+    @errorlog.setter
+    def errorlog(self, value: Any) -> None:
+        self.error_logfile = value if value is None or isinstance(value, str) else "-"
+
     def __post_init__(self) -> None:
         for name, info in _OPTIONS.items():
             setattr(self, name, _coerce(name, getattr(self, name), info))

@@ -42,14 +42,20 @@ def _address(value: Any) -> tuple[str, int] | None:
     return None
 
 
+#: Seconds a closing TLS connection waits for the client's close_notify before the socket is
+#: closed anyway (the response has been written; only the TLS goodbye is skipped).
+TLS_CLOSE_SECONDS = 1.0
+
+
 class ConnectionProtocol(asyncio.Protocol):
     """Callbacks from the event loop in, ConnectionIO calls out. Knows nothing of HTTP."""
 
-    __slots__ = ("_loop", "_proxy", "_server", "_tls", "protocol", "transport", "write")
+    __slots__ = ("_loop", "_lost", "_proxy", "_server", "_tls", "protocol", "transport", "write")
 
     def __init__(self, server: Server, proxy: ProxyProtocolListener | None = None) -> None:
         self._server = server
         self._loop = server.loop
+        self._lost = False
         #: Set when the listener reads a PROXY protocol header before anything else.
         self._proxy = proxy
 
@@ -111,6 +117,7 @@ class ConnectionProtocol(asyncio.Protocol):
         return keep_open and not self._tls
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
         self.protocol.connection_lost()
         self._server.connection_closed(self)
 
@@ -123,7 +130,17 @@ class ConnectionProtocol(asyncio.Protocol):
     # --- ConnectionIO --------------------------------------------------------------------
 
     def close(self) -> None:
-        self.transport.close()
+        transport = self.transport
+        transport.close()
+        if self._tls:
+            # A TLS close waits for the client's close_notify (asyncio: up to 30 s), which an
+            # idle pooled client never sends; it would hold the connection, and a graceful
+            # shutdown, that long. What was written goes out first; then the socket closes.
+            self._loop.call_later(TLS_CLOSE_SECONDS, self._abort_if_open)
+
+    def _abort_if_open(self) -> None:
+        if not self._lost:
+            self.transport.abort()
 
     def abort(self) -> None:
         self.transport.abort()

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..app_wrappers import wrap_app
 from ..config import Config
-from ..logs import AccessLogger, error_logger
+from ..logs import AccessLogger, configure_logging, error_logger
 from ..metrics import Metrics, StatsdClient, metrics_app
 from ..middleware import HTTPToHTTPSRedirectMiddleware, ProxyFixMiddleware
 from ..protocol.context import LINGER_SECONDS, ServerContext
@@ -377,7 +377,14 @@ async def serve(
     shutdown_trigger: Callable[[], Awaitable[Any]] | None = None,
     access_log: AccessLogger | None = None,
 ) -> None:
-    """Serve ``app`` until ``shutdown_trigger`` returns (forever if None), then stop gracefully."""
+    """Serve ``app`` until ``shutdown_trigger`` returns (forever if None), then stop gracefully.
+
+    Logging is left as the program set it up, unless ``config.access_logfile`` asks for an
+    access log (as Quart's ``app.run_task`` does): then the error and access logs are
+    configured from ``config`` as the command line would.
+    """
+    if access_log is None and config.access_logfile is not None:
+        access_log = configure_logging(config)
     server = Server(app, config, access_log=access_log)
     await server.startup()
     try:

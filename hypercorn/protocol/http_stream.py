@@ -433,6 +433,7 @@ class HTTPStream:
         else:
             self._state = _FAILED
             self._owner.abort_response(self)
+            self._wake()
 
     def _send_error(self, status: int) -> None:
         body = b"Internal Server Error\n" if status == 500 else b""
@@ -584,6 +585,9 @@ class HTTPStream:
         self._owner.push(self, path, headers)
 
     def _log_access(self) -> None:
+        """The response is complete: log and count it, and release a waiting ``receive``."""
+        # ASGI: after the response, receive() reports http.disconnect instead of waiting.
+        self._wake()
         ctx = self._owner.ctx
         if ctx.timing:
             duration = time.perf_counter() - self._started_at

@@ -1,0 +1,1 @@
+"""Runnable examples: ``hypercorn examples.hello:app`` and the Quart demo, ``examples.demo``."""

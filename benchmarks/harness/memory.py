@@ -40,6 +40,10 @@ def run_memory_scenario(
     outcomes = {}
     for server in servers:
         outcome = ServerOutcome()
+        if server.http2_only:
+            outcome.status, outcome.reason = "skipped", "speaks HTTP/2 only"
+            outcomes[server.name] = outcome
+            continue
         handle = RunningServer(
             context, server, tls=False, log_name=f"{scenario.name}-{server.name}"
         )

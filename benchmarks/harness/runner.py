@@ -88,6 +88,8 @@ class RunningServer:
         if not wait_for_port(self.port, self.process, START_TIMEOUT):
             self.stop()
             raise StartFailed(self._failure("did not start listening"))
+        if self.server.http2_only:
+            return  # listening is all that can be checked over HTTP/1.1
         try:
             probes.wait_until_serving(self.port, START_TIMEOUT, tls=self.tls)
         except probes.ProbeFailed as exc:
@@ -191,6 +193,9 @@ def run_load_scenario(
 def _start_and_probe(
     context: Context, scenario: LoadScenario, server: Server, outcome: ServerOutcome
 ) -> RunningServer | None:
+    if server.http2_only and scenario.needs not in ("h2c", "h2-tls"):
+        outcome.status, outcome.reason = "skipped", "speaks HTTP/2 only"
+        return None
     handle = RunningServer(
         context, server, tls=scenario.tls, log_name=f"{scenario.name}-{server.name}"
     )

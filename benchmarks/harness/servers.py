@@ -44,6 +44,7 @@ class Server:
     env: Environment
     command: Command
     this: bool = False  # a variant of this project rather than a peer
+    http2_only: bool = False  # speaks nothing but HTTP/2 (a ceiling, not a server)
 
 
 # --- environments -------------------------------------------------------------------------
@@ -51,7 +52,7 @@ class Server:
 THIS_ENV = Environment(
     "this",
     (),
-    report=("hypercorn", "uvloop", "httptools", "h11", "h2", "wsproto"),
+    report=("hypercorn", "uvloop", "httptools", "h11", "h2", "websockets"),
     editable_extras="standard",
 )
 UVICORN_ENV = Environment(
@@ -163,6 +164,14 @@ def _daphne(launch: Launch) -> list[str]:
     return [str(launch.bin / "daphne"), "--endpoint", endpoint, "--verbosity", "0", APP]
 
 
+def _bare_h2(launch: Launch) -> list[str]:
+    script = Path(__file__).resolve().parent.parent / "bare_h2.py"
+    argv = [str(launch.bin / "python"), str(script), "--port", str(launch.port)]
+    if launch.tls:
+        argv += ["--certfile", str(launch.tls.cert), "--keyfile", str(launch.tls.key)]
+    return argv
+
+
 # The order here is the order of every round, and of the tables.
 SERVERS: tuple[Server, ...] = (
     Server("this", "this (uvloop, httptools)", THIS_ENV, _this("uvloop", "httptools"), True),
@@ -176,6 +185,8 @@ SERVERS: tuple[Server, ...] = (
     Server("granian", "Granian (asgi)", GRANIAN_ENV, _granian),
     Server("gunicorn", "Gunicorn (asgi worker)", GUNICORN_ENV, _gunicorn),
     Server("daphne", "Daphne", DAPHNE_ENV, _daphne),
+    # HTTP/2 only: h2 on uvloop with no ASGI, the ceiling for a server built on h2.
+    Server("bare-h2", "bare h2 (no ASGI)", THIS_ENV, _bare_h2, http2_only=True),
 )
 
 BASELINE = "this"

@@ -28,6 +28,7 @@ SETTINGS, PRIORITY, empty DATA, idle WINDOW_UPDATE) arriving faster than a stead
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from typing import Any, cast
 from urllib.parse import quote
@@ -61,13 +62,14 @@ __all__ = ["H2Connection", "H2Stream", "H2WebSocket"]
 INF = float("inf")
 
 # Outbound headers are built here from validated parts, so h2 need not check or normalise
-# them again (a measurable share of its per-response cost); inbound validation stays on.
+# them again (a measurable share of its per-response cost).
 _H2_CONFIG = h2.config.H2Configuration(
     client_side=False,
     header_encoding=None,
     validate_outbound_headers=False,
     normalize_outbound_headers=False,
-    validate_inbound_headers=True,
+    # Inbound fields are checked by _read_request, in one pass instead of h2's several.
+    validate_inbound_headers=False,
     normalize_inbound_headers=True,
 )
 
@@ -155,6 +157,12 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
                 # RFC 9113 §6.5: SETTINGS with ACK and a payload is FRAME_SIZE_ERROR (h2
                 # would call it a PROTOCOL_ERROR).
                 raise h2.exceptions.FrameTooLargeError("SETTINGS ACK with a payload")
+            if kind == 0x1 and data[4] & 0x8 and len(data) >= 10:
+                # RFC 9113 §6.2: padding that leaves no room for the priority fields and the
+                # field block is a connection error (hyperframe forgets the priority fields).
+                length = int.from_bytes(data[:3], "big")
+                if 1 + (5 if data[4] & 0x20 else 0) + data[9] > length:
+                    raise h2.exceptions.ProtocolError("HEADERS padding exceeds the payload")
             if kind == 0x3:
                 # RFC 9113 §6.4: RST_STREAM on an idle stream is a connection error; h2
                 # ignores it once any stream has been opened.
@@ -440,30 +448,13 @@ class H2Connection:
             # RFC 9113 §8.1.1: a Content-Length the (absent) DATA frames cannot match.
             self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
             return
-        method = path = authority = protocol = b""
-        headers: list[tuple[bytes, bytes]] = []
-        has_host = expect_continue = False
-        for name, value in event.headers:
-            if name[:1] == b":":
-                if name == b":method":
-                    method = value
-                elif name == b":path":
-                    path = value
-                elif name == b":authority":
-                    authority = value
-                elif name == b":protocol":
-                    protocol = value
-            else:
-                if name == b"host":
-                    has_host = True
-                elif name == b"expect" and value.lower() == b"100-continue":
-                    expect_continue = True
-                headers.append((name, value))
-        if authority and not has_host:
-            # RFC 9113 §8.3.1: :authority replaces Host; ASGI apps read Host.
-            headers.insert(0, (b"host", authority))
+        try:
+            method, path, protocol, headers, expect_continue = _read_request(event.headers)
+        except _Malformed as exc:
+            self._malformed(stream_id, str(exc))
+            return
         raw_path, _, query = path.partition(b"?")
-        if method == b"CONNECT":
+        if method == "CONNECT":
             if protocol.lower() == b"websocket":
                 self._start_websocket(stream_id, raw_path, query, headers)
             else:
@@ -474,7 +465,7 @@ class H2Connection:
             self.ctx,
             self._info,
             "2",
-            method.decode("ascii"),
+            method,
             raw_path,
             query,
             headers,
@@ -589,6 +580,28 @@ class H2Connection:
             stream.unacked += size
         elif size:
             self._h2.acknowledge_received_data(size, event.stream_id)
+
+    def _on_trailers(self, event: h2.events.TrailersReceived) -> None:
+        # ASGI has no request trailers, but they must still be well formed (RFC 9113 §8.1):
+        # no pseudo-headers, and the field rules of §8.2.1.
+        for name, value in event.headers:
+            if (
+                not name
+                or _BAD_NAME.search(name) is not None
+                or (value and _BAD_VALUE.search(value) is not None)
+            ):
+                self._malformed(event.stream_id, f"invalid trailer field {name!r}")
+                return
+
+    def _malformed(self, stream_id: int, reason: str) -> None:
+        """RFC 9113 §8.1.1: a stream error PROTOCOL_ERROR."""
+        self.ctx.logger.debug(
+            "Malformed HTTP/2 request from %s: %s", peer_name(self._info), reason
+        )
+        self._reset(stream_id, ErrorCodes.PROTOCOL_ERROR)
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            self._stream_lost(stream)
 
     def _on_stream_ended(self, event: h2.events.StreamEnded) -> None:
         stream = self._streams.get(event.stream_id)
@@ -1272,6 +1285,93 @@ class H2Connection:
             self.deadline = due
 
 
+class _Malformed(Exception):
+    """A request header block RFC 9113 §8.1.1 calls malformed; the message says why."""
+
+
+# RFC 9113 §8.2.1: no field name holds 0x00-0x20, an upper-case letter, 0x7f-0xff or a colon
+# (pseudo-header names aside); no value holds NUL, CR or LF, or starts or ends with SP/HTAB.
+_BAD_NAME = re.compile(rb"[\x00-\x20A-Z\x7f-\xff:]")
+_BAD_VALUE = re.compile(rb"[\x00\n\r]|\A[ \t]|[ \t]\Z")
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_REQUEST_PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":protocol"})
+_METHOD_NAMES: dict[bytes, str] = {}
+
+
+def _read_request(
+    fields: Any,
+) -> tuple[str, bytes, bytes, list[tuple[bytes, bytes]], bool]:
+    """Check a request header block (RFC 9113 §8.2, §8.3) in one pass and take it apart.
+
+    Returns the method, :path, :protocol, the regular fields (with ``host`` first when it
+    came as :authority) and whether ``Expect: 100-continue`` was sent. Raises
+    :class:`_Malformed`. This replaces h2's own inbound validation, which runs a chain of
+    generators over every field and cost about a fifth of the time h2 spends per request.
+    """
+    pseudo: dict[bytes, bytes] = {}
+    headers: list[tuple[bytes, bytes]] = []
+    host: bytes | None = None
+    expect_continue = False
+    bad_value = _BAD_VALUE.search
+    for name, value in fields:
+        if value and bad_value(value) is not None:
+            raise _Malformed(f"invalid value in {name!r}")
+        if name[:1] == b":":
+            if headers:
+                raise _Malformed(f"pseudo-header {name!r} after a regular field")
+            if name not in _REQUEST_PSEUDO or name in pseudo:
+                raise _Malformed(f"unexpected or repeated pseudo-header {name!r}")
+            pseudo[name] = value
+            continue
+        if not name or _BAD_NAME.search(name) is not None:
+            raise _Malformed(f"invalid field name {name!r}")
+        if name in _CONNECTION_SPECIFIC:
+            raise _Malformed(f"connection-specific field {name!r}")
+        if name == b"te":
+            if value.lower() != b"trailers":
+                raise _Malformed("TE other than trailers")
+        elif name == b"host":
+            if host is not None:
+                raise _Malformed("more than one Host")
+            host = value
+        elif name == b"expect" and value.lower() == b"100-continue":
+            expect_continue = True
+        headers.append((name, value))
+    method = pseudo.get(b":method")
+    if method is None:
+        raise _Malformed("no :method")
+    method_name = _METHOD_NAMES.get(method)
+    if method_name is None:
+        if _TOKEN.fullmatch(method) is None:
+            raise _Malformed("invalid :method")
+        method_name = method.decode("ascii")
+        if len(_METHOD_NAMES) < 64:
+            _METHOD_NAMES[method] = method_name
+    protocol = pseudo.get(b":protocol", b"")
+    path = pseudo.get(b":path")
+    if method == b"CONNECT" and not protocol:
+        # RFC 9113 §8.5: a plain CONNECT has only :method and :authority.
+        if b":scheme" in pseudo or path is not None:
+            raise _Malformed("CONNECT with :scheme or :path")
+        if b":authority" not in pseudo:
+            raise _Malformed("CONNECT without :authority")
+    else:
+        if protocol and method != b"CONNECT":
+            raise _Malformed(":protocol outside CONNECT")
+        if b":scheme" not in pseudo or not path:
+            raise _Malformed("no :scheme or no (or an empty) :path")
+    authority = pseudo.get(b":authority")
+    if authority is not None:
+        if host is None:
+            # RFC 9113 §8.3.1: :authority stands for Host; ASGI apps read Host.
+            headers.insert(0, (b"host", authority))
+        elif host != authority:
+            raise _Malformed(":authority and Host disagree")
+    elif host is None:
+        raise _Malformed("neither :authority nor Host")
+    return method_name, path or b"", protocol, headers, expect_continue
+
+
 def _declares_content(headers: Any) -> bool:
     """Whether request headers carry a non-zero Content-Length."""
     return any(name == b"content-length" and value.strip(b"0") for name, value in headers)
@@ -1283,6 +1383,7 @@ _HANDLERS: dict[type, Any] = {
     h2.events.RequestReceived: H2Connection._on_request,
     h2.events.DataReceived: H2Connection._on_data,
     h2.events.StreamEnded: H2Connection._on_stream_ended,
+    h2.events.TrailersReceived: H2Connection._on_trailers,
     h2.events.StreamReset: H2Connection._on_reset,
     h2.events.WindowUpdated: H2Connection._on_window_update,
     h2.events.RemoteSettingsChanged: H2Connection._on_settings,

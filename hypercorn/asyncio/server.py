@@ -263,6 +263,9 @@ class Server:
         """
         for listener in self._listeners:
             listener.close()
+        if self._metrics_server is not None:
+            # A scrape must not reach a worker on its way out either.
+            self._metrics_server.stop_accepting()
 
     async def shutdown(self) -> None:
         """Stop gracefully (see the class docstring). Raises LifespanFailure from the app."""
@@ -272,8 +275,7 @@ class Server:
         loop = self.loop
         deadline = loop.time() + self.config.graceful_timeout
         self.ctx.shutting_down = True
-        for listener in self._listeners:
-            listener.close()
+        self.stop_accepting()
         for connection in list(self._connections):
             connection.protocol.shutdown()
         if self._connections and not self._forced:

@@ -1067,8 +1067,10 @@ class H2Connection:
                 self._reset_debt -= 1
             if not stream.body_complete:
                 # RFC 9113 §8.1: the response is complete before the request; tell the client
-                # to stop sending the rest.
+                # to stop sending the rest. Nothing more will arrive for a receive() either.
                 self._reset(stream_id, ErrorCodes.NO_ERROR)
+                if isinstance(stream, H2Stream):
+                    stream.client_done_sending()
         if stream.app_done:
             self._remove(stream)
         else:

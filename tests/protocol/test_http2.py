@@ -750,3 +750,21 @@ def test_http2_off_leaves_the_preface_to_http11() -> None:
     io.run()
     assert io.take().startswith(b"HTTP/1.1 400")
     assert io.protocol is conn
+
+
+def test_answering_before_the_body_ends_releases_a_waiting_receive() -> None:
+    received: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await hello(scope, receive, send)
+        received.append((await receive())["type"])  # the body was never sent
+
+    pair = Pair(app)
+    stream_id = pair.get(*request(b"/", b"POST"), end=False)
+    pair.exchange()
+    assert pair.response(stream_id)[1] == b"hello"
+    # RFC 9113 §8.1: the server tells the client to stop sending (RST_STREAM NO_ERROR)...
+    resets = [(e.stream_id, e.error_code) for e in pair.of(h2.events.StreamReset)]
+    assert resets == [(stream_id, ErrorCodes.NO_ERROR)]
+    # ...and the app is not left waiting for a body that will never come.
+    assert received == ["http.disconnect"]

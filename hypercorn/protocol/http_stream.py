@@ -413,6 +413,16 @@ class HTTPStream:
             return
         if self.disconnected:
             return
+        if exc is None and self._receive_closed:
+            # receive() said http.disconnect (the client half-closed, or fully closed and the
+            # server has not yet found out by writing) and the app stopped, as Quart does.
+            # Nothing went wrong in the app: no error line, and no 500 to a client that may
+            # be gone; the exchange is cut short by closing.
+            logger.debug("Client stopped sending during %s; closing", self._describe())
+            self._state = _FAILED
+            self._owner.abort_response(self)
+            self._wake()
+            return
         if exc is None:
             problem = (
                 "returned without starting a response"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import socket
 import time
 
 import httpx
 import pytest
 
-from ..apps import RoutingApp
+from ..apps import Receive, RoutingApp, Scope, Send
 from ..conftest import ServerFactory
 from ..helpers import Reader, request
 
@@ -433,6 +435,28 @@ def test_half_closed_client_still_gets_its_response(serve: ServerFactory) -> Non
         reader = Reader(sock)
         assert reader.response().body == b"slept"
         assert reader.at_eof()
+
+
+async def _gives_up_on_disconnect(scope: Scope, receive: Receive, send: Send) -> None:
+    """Like Quart: a handler raced against receive(); http.disconnect cancels the handler."""
+    if scope["type"] != "http":
+        return
+    handler = asyncio.ensure_future(asyncio.sleep(0.5))
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    handler.cancel()
+
+
+def test_app_giving_up_after_half_close_is_not_an_error(
+    serve: ServerFactory, error_log: pytest.LogCaptureFixture
+) -> None:
+    server = serve(_gives_up_on_disconnect)
+    with contextlib.closing(server.connect()) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        assert Reader(sock).read_to_close() == b""  # closed, no 500
+    server.stop()
+    assert [r.getMessage() for r in error_log.records if r.levelno >= logging.WARNING] == []
 
 
 def test_lifespan_state_reaches_requests(serve: ServerFactory) -> None:

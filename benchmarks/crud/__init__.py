@@ -1,0 +1,1 @@
+"""The CRUD benchmark: Quart + asyncpg against Flask + psycopg on a real PostgreSQL."""

@@ -130,6 +130,12 @@ def _versions(cache: Path, chosen: list[servers.Server]) -> tuple[dict[str, dict
         }
         if server.this:
             this_version = everything.get("hypercorn", this_version)
+    # An editable install keeps the metadata of the day it was made; the source says the truth.
+    source = envs.REPO / "hypercorn" / "__about__.py"
+    if source.exists():
+        for line in source.read_text().splitlines():
+            if line.startswith("__version__"):
+                this_version = line.split("=", 1)[1].strip().strip("\"'")
     return found, this_version
 
 

@@ -35,13 +35,23 @@ def _add_option(group: Any, info: OptionInfo) -> None:
     group.add_argument(*info.flags, **kwargs)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help that reads the same on every Python: ``-c, --config SOURCE`` (3.13's style)."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if not action.option_strings or action.nargs == 0:
+            return super()._format_action_invocation(action)
+        metavar = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return f"{', '.join(action.option_strings)} {metavar}"
+
+
 def build_parser(width: int | None = None) -> argparse.ArgumentParser:
     """The command-line parser; ``width`` fixes the help's line width (else the terminal's)."""
     parser = argparse.ArgumentParser(
         prog="hypercorn",
         description="Serve an ASGI application over HTTP.",
         epilog="Flags override the config file. Every option: docs/reference/config.md.",
-        formatter_class=lambda prog: argparse.HelpFormatter(prog, width=width),
+        formatter_class=lambda prog: _HelpFormatter(prog, width=width),
     )
     parser.add_argument(
         "application",

@@ -184,6 +184,23 @@ class Config:
         section="Processes",
         metavar="GLOB",
     )
+    gc_freeze: bool = _option(
+        True,
+        "Once the app has started, move every object then alive (modules, the app, lifespan"
+        " state) out of the garbage collector's sight, so a full collection scans only what"
+        " requests create instead of stalling them all (p99). Applies when the hypercorn"
+        " command runs the process; serve() leaves the interpreter alone.",
+        section="Processes",
+    )
+    gc_threshold: int = _option(
+        10_000,
+        "The garbage collector's young-generation threshold once the app has started."
+        " Python's 700 is crossed on nearly every loop turn with many requests in flight;"
+        " 0 keeps the interpreter's setting, as does an app that sets its own. Applies when"
+        " the hypercorn command runs the process.",
+        section="Processes",
+        metavar="OBJECTS",
+    )
 
     # --- TLS -----------------------------------------------------------------------------
     certfile: str | None = _option(

@@ -40,7 +40,7 @@ from .config import Config, ConfigError
 from .logs import AccessLogger, configure_logging, error_logger
 from .metrics import Metrics, SharedMetrics
 from .protocol.context import ASGIApp
-from .run import StopOnSignals, loop_factory, run_in_loop, shutdown_server
+from .run import StopOnSignals, loop_factory, run_in_loop, shutdown_server, tune_gc
 from .sockets import BindError
 
 __all__ = ["FRESH_CONNECTION_GRACE", "main"]
@@ -203,6 +203,7 @@ async def serve_worker(
             if not channel.send(f"failed {exc}"):
                 error_logger.error("%s", exc)
             return 1
+        tune_gc(config)
         channel.send("ready")
         await stopping.wait()
         await server.step_down()

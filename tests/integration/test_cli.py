@@ -7,6 +7,7 @@ of its test if it is still running.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import signal
@@ -32,6 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # a test is about; lifespan shutdown leaves a marker file in the working directory.
 APP_SOURCE = """
 import asyncio
+import gc
 import pathlib
 import sys
 
@@ -51,9 +53,12 @@ def make_app(name):
         if path.startswith("/sleep/"):
             print("app: sleeping", file=sys.stderr, flush=True)
             await asyncio.sleep(float(path[len("/sleep/"):]))
+        body = name
+        if path == "/gc":
+            body = f"threshold={gc.get_threshold()[0]} frozen={gc.get_freeze_count()}"
         headers = [(b"content-type", b"text/plain")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": name.encode()})
+        await send({"type": "http.response.body", "body": body.encode()})
 
     return app
 
@@ -556,6 +561,37 @@ def test_more_than_one_worker_runs_a_supervisor(spawn: Spawn) -> None:
     process.wait_for_line(r"Serving with 2 worker\(s\)")
     assert get(process.port).body == b"app"
     assert process.terminate() == 0
+
+
+# --- garbage collection --------------------------------------------------------------------
+
+
+def gc_state(port: int) -> tuple[int, int]:
+    """The young-generation threshold and frozen-object count the serving process reports."""
+    threshold, frozen = (part.split("=")[1] for part in get(port, "/gc").body.decode().split())
+    return int(threshold), int(frozen)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_started_app_is_frozen_out_of_collections(spawn: Spawn, workers: str) -> None:
+    process = spawn("app", "-w", workers)
+    threshold, frozen = gc_state(process.port)
+    assert threshold == 10_000
+    # The modules and the app: far more than anything the request itself allocated.
+    assert frozen > 10_000
+
+
+def test_gc_tuning_can_be_turned_off(spawn: Spawn) -> None:
+    process = spawn("app", "--gc-threshold", "0", "--no-gc-freeze")
+    assert gc_state(process.port) == (gc.get_threshold()[0], 0)
+
+
+def test_an_app_that_sets_its_own_threshold_keeps_it(spawn: Spawn, app_dir: Path) -> None:
+    (app_dir / "tuned.py").write_text(
+        "import gc\n\ngc.set_threshold(1234)\n\nfrom app import app\n"
+    )
+    process = spawn("tuned:app", "--gc-threshold", "5000")
+    assert gc_state(process.port)[0] == 1234
 
 
 def test_h11_parser(spawn: Spawn) -> None:

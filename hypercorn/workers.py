@@ -34,7 +34,7 @@ from .asyncio.lifespan import LifespanFailure
 from .asyncio.server import Server
 from .config import Config, ConfigError, load_config
 from .logs import AccessLogger, error_logger
-from .run import loop_factory
+from .run import close_loop, loop_factory
 from .sockets import BindError
 
 __all__ = ["HypercornUVLoopWorker", "HypercornWorker", "config_from_gunicorn"]
@@ -204,7 +204,7 @@ class HypercornWorker(Worker):  # type: ignore[misc]  # gunicorn has no type hin
         try:
             code = loop.run_until_complete(self._serve())
         finally:
-            _close_loop(loop)
+            close_loop(loop)
         if code:
             sys.exit(code)
 
@@ -286,14 +286,3 @@ class HypercornUVLoopWorker(HypercornWorker):
     """:class:`HypercornWorker` on uvloop (``pip install 'hypercorn[uvloop]'``)."""
 
     loop_kind = "uvloop"
-
-
-def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.run_until_complete(loop.shutdown_asyncgens())
-    asyncio.set_event_loop(None)
-    loop.close()

@@ -29,13 +29,6 @@ DOCS_RESULTS = (envs.REPO / "docs" / "benchmarks").resolve()
 DOCS_PAGE = envs.REPO / "docs" / "benchmarks.md"
 
 
-def _names(values: list[str] | None) -> list[str] | None:
-    """``--servers a,b c`` → ``[a, b, c]``."""
-    if values is None:
-        return None
-    return [name for value in values for name in value.split(",") if name]
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/run.py",
@@ -73,10 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--rounds and --duration must be at least 1, --warmup at least 0")
     try:
         args.server_list = servers.by_name(
-            _names(args.servers) or [s.name for s in servers.SERVERS]
+            envs.split_names(args.servers) or [s.name for s in servers.SERVERS]
         )
         args.scenario_list = scenarios.by_name(
-            _names(args.scenarios) or [s.name for s in scenarios.SCENARIOS]
+            envs.split_names(args.scenarios) or [s.name for s in scenarios.SCENARIOS]
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -94,31 +87,18 @@ def print_tables() -> None:
 
 def setup(args: argparse.Namespace, log: Path) -> tuple[list[servers.Server], dict[str, str]]:
     """Install every environment the chosen servers need; returns those that installed."""
-    say(f"setting up in {args.cache_dir} (log: {log})")
-    usable, failures = [], {}
-    installed: dict[str, str | None] = {}
-    for server in args.server_list:
-        env = server.env
-        if env.name not in installed:
-            try:
-                env.ensure(
-                    args.cache_dir, log=log, reinstall=args.reinstall, source=args.this_repo
-                )
-                installed[env.name] = None
-            except envs.SetupError as exc:
-                installed[env.name] = str(exc)
-        if installed[env.name] is None:
-            usable.append(server)
-        else:
-            failures[server.name] = f"could not be installed: {installed[env.name]}"
-            say(f"  {server.name}: {failures[server.name]}")
-    envs.TOOLS.ensure(args.cache_dir, log=log, reinstall=args.reinstall)
-    return usable, failures
+    return envs.install_each(
+        args.server_list,
+        lambda server: server.env,
+        cache=args.cache_dir,
+        log=log,
+        reinstall=args.reinstall,
+        source=args.this_repo,
+    )
 
 
 def _versions(cache: Path, chosen: list[servers.Server]) -> tuple[dict[str, dict[str, Any]], str]:
     found: dict[str, dict[str, Any]] = {}
-    this_version = "unknown"
     for server in chosen:
         everything = server.env.versions(cache)
         reported = {name: everything.get(name, "not installed") for name in server.env.report}
@@ -128,15 +108,7 @@ def _versions(cache: Path, chosen: list[servers.Server]) -> tuple[dict[str, dict
             "versions": reported,
             "all_packages": everything,
         }
-        if server.this:
-            this_version = everything.get("hypercorn", this_version)
-    # An editable install keeps the metadata of the day it was made; the source says the truth.
-    source = envs.REPO / "hypercorn" / "__about__.py"
-    if source.exists():
-        for line in source.read_text().splitlines():
-            if line.startswith("__version__"):
-                this_version = line.split("=", 1)[1].strip().strip("\"'")
-    return found, this_version
+    return found, envs.this_version()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,15 +14,23 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.loads import parse_wrk
-from harness.procs import Cores, Processes, cpu_seconds, free_port, pinned, wait_for_port
+from harness.procs import (
+    Cores,
+    LoggedServer,
+    Processes,
+    StartFailed,
+    cpu_seconds,
+    free_port,
+    pinned,
+    server_env,
+)
+from harness.runner import say
 
 from . import configs
 from .postgres import Postgres
@@ -34,7 +42,6 @@ LUA = CRUD / "lua" / "crud.lua"
 START_TIMEOUT = 30.0
 OVERRUN_SECONDS = 60.0
 PROBE_TIMEOUT = 10.0
-_PROBLEM = re.compile(r"traceback|error|exception|critical|warning", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -78,29 +85,16 @@ class Context:
     duration: float
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-class StartFailed(RuntimeError):
-    """A server did not start or failed its CRUD probe; the message has its log's tail."""
-
-
-class Server:
+class Server(LoggedServer):
     """One configuration's server process in one regime."""
 
     def __init__(self, context: Context, config: configs.Config, regime: Regime) -> None:
+        super().__init__(
+            context.processes, context.run_dir / "logs" / f"{regime.name}-{config.name}.log"
+        )
         self.context = context
         self.config = config
         self.regime = regime
-        self.log_path = context.run_dir / "logs" / f"{regime.name}-{config.name}.log"
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
     @property
     def pool_size(self) -> int:
@@ -115,29 +109,17 @@ class Server:
             connections=context.connections,
         )
         argv = pinned(context.cores.server, self.config.command(launch))
-        env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-        env.pop("VIRTUAL_ENV", None)
-        env.update(
-            PYTHONUNBUFFERED="1",
+        env = server_env(
             CRUD_DSN=context.postgres.dsn,
             CRUD_POOL_SIZE=str(self.pool_size),
             CRUD_DB_DELAY=f"{self.regime.delay:g}",
         )
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            log.write(f"$ {' '.join(argv)}\n".encode())
-            log.flush()
-            self.process = context.processes.start(
-                argv, cwd=APPS, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        if not wait_for_port(self.port, self.process, START_TIMEOUT):
-            self.stop()
-            raise StartFailed(self._failure("did not start listening"))
+        self.spawn(argv, cwd=APPS, env=env, timeout=START_TIMEOUT)
         try:
             probe_crud(self.port, self.regime.delay, self.context.rows)
         except ProbeFailed as exc:
             self.stop()
-            raise StartFailed(self._failure(str(exc))) from None
+            raise StartFailed(self.failure(str(exc))) from None
 
     def wait_function(self) -> str | None:
         """The psycopg wait function the Flask app reported it uses, from the log."""
@@ -147,39 +129,6 @@ class Server:
             return None
         found = re.findall(r"psycopg waits with (\w+)", text)
         return found[-1] if found else None
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.context.processes.stop(self.process)
-            self.process = None
-
-    def _failure(self, what: str) -> str:
-        tail = self.log_tail(4)
-        return f"{what}; log: {' | '.join(tail)}" if tail else what
-
-    def log_tail(self, lines: int) -> list[str]:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return []
-        kept = [line.strip() for line in text.splitlines() if line.strip()]
-        return [line for line in kept if not line.startswith("$ ")][-lines:]
-
-    def log_problems(self) -> dict[str, Any]:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return {"count": 0, "examples": []}
-        problems = [
-            line.strip()
-            for line in text.splitlines()
-            if _PROBLEM.search(line) and not line.startswith("$ ")
-        ]
-        examples = list(dict.fromkeys(problems))[:5]
-        return {"count": len(problems), "examples": examples, "log": str(self.log_path)}
 
 
 # --- the probe ----------------------------------------------------------------------------

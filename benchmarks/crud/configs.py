@@ -8,24 +8,15 @@ log off, keep-alive 600 s where the server keeps connections alive, listen backl
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from harness.envs import REPO, SetupError
+from harness.envs import REPO, fill_venv, installed_versions
 
 KEEP_ALIVE_SECONDS = 600
 BACKLOG = 2048
-
-_MARKER = ".hypercorn-bench.json"
-_LIST_VERSIONS = (
-    "import importlib.metadata as m, json; "
-    "print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))"
-)
 
 
 @dataclass(frozen=True)
@@ -61,37 +52,18 @@ class Venv:
         return found
 
     def ensure(self, cache: Path, *, log: Path, reinstall: bool, source: Path = REPO) -> None:
-        venv = self.path(cache)
-        marker = venv / _MARKER
-        wanted = self._fingerprint(source)
-        if not reinstall and marker.exists() and json.loads(marker.read_text()) == wanted:
-            return
-        print(f"  installing {self.name} into {venv}", file=sys.stderr, flush=True)
-        if not (venv / "bin" / "python").exists():
-            _check_call([sys.executable, "-m", "venv", str(venv)], log)
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
-        for step in self.steps:
-            _check_call([*pip, *(arg.format(repo=source) for arg in step)], log)
-        marker.write_text(json.dumps(wanted))
+        steps = [[arg.format(repo=source) for arg in step] for step in self.steps]
+        fill_venv(
+            self.name,
+            self.path(cache),
+            steps,
+            self._fingerprint(source),
+            log=log,
+            reinstall=reinstall,
+        )
 
     def versions(self, cache: Path) -> dict[str, str]:
-        out = subprocess.run(
-            [str(self.bin(cache) / "python"), "-c", _LIST_VERSIONS],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        found: dict[str, str] = json.loads(out)
-        return dict(sorted(found.items()))
-
-
-def _check_call(argv: list[str], log: Path) -> None:
-    with log.open("ab") as out:
-        out.write(("\n$ " + " ".join(argv) + "\n").encode())
-        out.flush()
-        result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if result.returncode != 0:
-        raise SetupError(f"`{' '.join(argv)}` failed (exit {result.returncode}); see {log}")
+        return installed_versions(self.bin(cache) / "python")
 
 
 QUART_THIS = Venv(

@@ -24,7 +24,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BENCHMARKS))
 
 from harness import envs  # noqa: E402
-from harness.procs import Cores, Processes, raise_open_file_limit  # noqa: E402
+from harness.procs import Cores, Processes, StartFailed, raise_open_file_limit  # noqa: E402
+from harness.runner import say  # noqa: E402
 
 from crud import bench, configs, postgres, report  # noqa: E402
 from crud import profile as profiling  # noqa: E402
@@ -32,12 +33,6 @@ from crud import profile as profiling  # noqa: E402
 DOCS_RESULTS = (envs.REPO / "docs" / "benchmarks" / "crud").resolve()
 DOCS_PAGE = envs.REPO / "docs" / "crud-benchmark.md"
 CHART = Path(__file__).resolve().parent / "chart.py"
-
-
-def _names(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    return [name for value in values for name in value.split(",") if name]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -102,14 +97,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--connections 1..400, --rows at least 100, --delay-ms above 0")
     try:
         args.config_list = configs.by_name(
-            _names(args.configs) or [c.name for c in configs.CONFIGS]
+            envs.split_names(args.configs) or [c.name for c in configs.CONFIGS]
         )
     except ValueError as exc:
         parser.error(str(exc))
     regimes = {regime.name: regime for regime in bench.regimes(args.delay_ms)}
     loads = {load.name: load for load in bench.LOADS}
-    wanted_regimes = _names(args.regimes) or list(regimes)
-    wanted_loads = _names(args.loads) or list(loads)
+    wanted_regimes = envs.split_names(args.regimes) or list(regimes)
+    wanted_loads = envs.split_names(args.loads) or list(loads)
     unknown = [n for n in wanted_regimes if n not in regimes]
     unknown += [n for n in wanted_loads if n not in loads]
     if unknown:
@@ -133,33 +128,20 @@ def print_tables() -> None:
 
 def setup(args: argparse.Namespace, log: Path) -> tuple[list[configs.Config], dict[str, str]]:
     """Install every environment the chosen configurations need; those that installed."""
-    bench.say(f"setting up in {args.cache_dir} (log: {log})")
-    usable, failures = [], {}
-    installed: dict[str, str | None] = {}
-    for config in args.config_list:
-        venv = config.venv
-        if venv.name not in installed:
-            try:
-                venv.ensure(
-                    args.cache_dir, log=log, reinstall=args.reinstall, source=args.this_repo
-                )
-                installed[venv.name] = None
-            except envs.SetupError as exc:
-                installed[venv.name] = str(exc)
-        if installed[venv.name] is None:
-            usable.append(config)
-        else:
-            failures[config.name] = f"could not be installed: {installed[venv.name]}"
-            bench.say(f"  {config.name}: {failures[config.name]}")
-    envs.TOOLS.ensure(args.cache_dir, log=log, reinstall=args.reinstall)
-    return usable, failures
+    return envs.install_each(
+        args.config_list,
+        lambda config: config.venv,
+        cache=args.cache_dir,
+        log=log,
+        reinstall=args.reinstall,
+        source=args.this_repo,
+    )
 
 
 def _versions(
     args: argparse.Namespace, chosen: list[configs.Config]
 ) -> tuple[dict[str, dict[str, Any]], str]:
     found: dict[str, dict[str, Any]] = {}
-    this_version = "unknown"
     for config in chosen:
         everything = config.venv.versions(args.cache_dir)
         found[config.name] = {
@@ -173,15 +155,7 @@ def _versions(
             "versions": {n: everything.get(n, "not installed") for n in config.venv.report},
             "all_packages": everything,
         }
-        if config.kind == "this":
-            this_version = everything.get("hypercorn", this_version)
-    # An editable install keeps the metadata of the day it was made; the source says the truth.
-    source = envs.REPO / "hypercorn" / "__about__.py"
-    if source.exists():
-        for line in source.read_text().splitlines():
-            if line.startswith("__version__"):
-                this_version = line.split("=", 1)[1].strip().strip("\"'")
-    return found, this_version
+    return found, envs.this_version()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -217,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         pg_log = run_dir / "logs" / "postgres.log"
         pg_log.parent.mkdir(parents=True, exist_ok=True)
         with postgres.running(processes, bin_dir, core=cores.load, log_path=pg_log) as pg:
-            bench.say(f"PostgreSQL {pg.version} on 127.0.0.1:{pg.port}, core {cores.load}")
+            say(f"PostgreSQL {pg.version} on 127.0.0.1:{pg.port}, core {cores.load}")
             pg.load(args.rows)
             pg_version = pg.version
             context = bench.Context(
@@ -232,11 +206,11 @@ def run(args: argparse.Namespace) -> int:
                 warmup=args.warmup,
                 duration=args.duration,
             )
-            bench.say(f"running; logs in {run_dir / 'logs'}")
+            say(f"running; logs in {run_dir / 'logs'}")
             if args.profile:
                 return _profile(args, context, usable, out)
             for regime in args.regime_list:
-                bench.say(f"{regime.name}: {regime.title}")
+                say(f"{regime.name}: {regime.title}")
                 outcomes = bench.run_regime(context, regime, usable, args.load_list)
                 for name, reason in install_failures.items():
                     outcomes[name] = bench.Outcome(status="unavailable", reason=reason)
@@ -284,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
     report.write_json(document, json_path)
     md_path.write_text(report.markdown(document))
     _chart(cache, json_path, chart_path)
-    bench.say(f"wrote {json_path}, {md_path}, {chart_path}")
+    say(f"wrote {json_path}, {md_path}, {chart_path}")
     if out.resolve() == DOCS_RESULTS and not args.quick:
         _update_docs_page(md_path.read_text())
     print(md_path.read_text())
@@ -297,18 +271,18 @@ def _profile(
     regime, load = args.regime_list[0], args.load_list[0]
     profiles = {}
     for config in chosen:
-        bench.say(f"profiling {config.name}: {regime.name} database, {load.name} load")
+        say(f"profiling {config.name}: {regime.name} database, {load.name} load")
         try:
             profiles[config.name] = profiling.profile(
                 context, config, regime, load, out, args.cache_dir
             )
-        except bench.StartFailed as exc:
+        except StartFailed as exc:
             profiles[config.name] = {"error": f"did not start: {exc}"}
     labels = {config.name: config.label for config in chosen}
     text = profiling.markdown(profiles, labels, f"{regime.title}, {load.title}")
     (out / "profile.md").write_text(text)
     report.write_json({"regime": regime.name, "load": load.name, **profiles}, out / "profile.json")
-    bench.say(f"wrote {out / 'profile.md'}")
+    say(f"wrote {out / 'profile.md'}")
     print(text)
     return 0
 
@@ -329,7 +303,7 @@ def _update_docs_page(results_markdown: str) -> None:
     )
     head, rest = page.split(begin, 1)
     DOCS_PAGE.write_text(head + section + rest.split(end, 1)[1])
-    bench.say(f"updated the results section of {DOCS_PAGE}")
+    say(f"updated the results section of {DOCS_PAGE}")
 
 
 def _chart(cache: Path, json_path: Path, chart_path: Path) -> None:
@@ -338,7 +312,7 @@ def _chart(cache: Path, json_path: Path, chart_path: Path) -> None:
         [str(python), str(CHART), str(json_path), str(chart_path)], check=False, timeout=120
     )
     if result.returncode != 0:
-        bench.say(f"the chart could not be drawn (exit {result.returncode})")
+        say(f"the chart could not be drawn (exit {result.returncode})")
 
 
 def render(args: argparse.Namespace) -> int:
@@ -350,7 +324,7 @@ def render(args: argparse.Namespace) -> int:
     _chart(args.cache_dir, json_path, json_path.parent / "chart.png")
     if json_path.parent == DOCS_RESULTS and not document["quick"]:
         _update_docs_page(md_path.read_text())
-    bench.say(f"wrote {md_path}")
+    say(f"wrote {md_path}")
     return 0
 
 
@@ -364,10 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except KeyboardInterrupt:
-        bench.say("interrupted; every process the harness started has been stopped")
+        say("interrupted; every process the harness started has been stopped")
         return 130
     except envs.SetupError as exc:
-        bench.say(f"setup failed: {exc}")
+        say(f"setup failed: {exc}")
         return 1
 
 

@@ -13,8 +13,10 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = REPO / "benchmarks"
@@ -30,6 +32,23 @@ _LIST_VERSIONS = (
 
 class SetupError(RuntimeError):
     """An environment or tool could not be installed."""
+
+
+class Installable(Protocol):
+    """A virtual environment that can be filled: this module's and the CRUD benchmark's."""
+
+    @property
+    def name(self) -> str: ...
+
+    def ensure(self, cache: Path, *, log: Path, reinstall: bool, source: Path) -> None: ...
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_Named)
 
 
 def default_cache_dir() -> Path:
@@ -71,33 +90,113 @@ class Environment:
         ``source`` is the checkout of this project installed (editable) by an environment
         with ``editable_extras``: this repository unless told otherwise.
         """
-        venv = self.path(cache)
-        marker = venv / _MARKER
-        wanted = self._fingerprint(source)
-        if not reinstall and marker.exists() and json.loads(marker.read_text()) == wanted:
-            return
-        print(f"  installing {self.name} into {venv}", file=sys.stderr, flush=True)
-        if not (venv / "bin" / "python").exists():
-            _check_call([sys.executable, "-m", "venv", str(venv)], log)
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
         targets = list(self.requirements)
         if self.editable_extras is not None:
             targets += ["-e", f"{source}[{self.editable_extras}]"]
-        _check_call([*pip, *targets], log)
-        marker.write_text(json.dumps(wanted))
+        fill_venv(
+            self.name,
+            self.path(cache),
+            [targets],
+            self._fingerprint(source),
+            log=log,
+            reinstall=reinstall,
+        )
 
     def versions(self, cache: Path) -> dict[str, str]:
         """Every distribution installed in the environment, name to version."""
-        python = self.bin(cache, "python")
-        out = subprocess.run(
-            [str(python), "-c", _LIST_VERSIONS], capture_output=True, text=True, check=True
-        ).stdout
-        found: dict[str, str] = json.loads(out)
-        return dict(sorted(found.items()))
+        return installed_versions(self.bin(cache, "python"))
 
 
 # The harness's own tools: matplotlib for the chart, never a project dependency.
 TOOLS = Environment("harness-tools", ("matplotlib",), report=("matplotlib",))
+
+
+def fill_venv(
+    name: str,
+    venv: Path,
+    steps: Sequence[Sequence[str]],
+    wanted: Mapping[str, object],
+    *,
+    log: Path,
+    reinstall: bool,
+) -> None:
+    """Create ``venv`` and run each ``pip install`` step in it, in order.
+
+    Skipped when the marker left by the last fill records the same ``wanted`` fingerprint.
+    """
+    marker = venv / _MARKER
+    if not reinstall and marker.exists() and json.loads(marker.read_text()) == wanted:
+        return
+    print(f"  installing {name} into {venv}", file=sys.stderr, flush=True)
+    if not (venv / "bin" / "python").exists():
+        _check_call([sys.executable, "-m", "venv", str(venv)], log)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+    for step in steps:
+        _check_call([*pip, *step], log)
+    marker.write_text(json.dumps(wanted))
+
+
+def installed_versions(python: Path) -> dict[str, str]:
+    """Every distribution installed for the interpreter ``python``, name to version."""
+    out = subprocess.run(
+        [str(python), "-c", _LIST_VERSIONS], capture_output=True, text=True, check=True
+    ).stdout
+    found: dict[str, str] = json.loads(out)
+    return dict(sorted(found.items()))
+
+
+def this_version(source: Path = REPO) -> str:
+    """This project's version, from its source.
+
+    An editable install keeps the metadata of the day it was made; the source says the truth.
+    """
+    about = source / "hypercorn" / "__about__.py"
+    if about.exists():
+        for line in about.read_text().splitlines():
+            if line.startswith("__version__"):
+                return line.split("=", 1)[1].strip().strip("\"'")
+    return "unknown"
+
+
+def install_each(
+    items: Sequence[_Item],
+    environment: Callable[[_Item], Installable],
+    *,
+    cache: Path,
+    log: Path,
+    reinstall: bool,
+    source: Path,
+) -> tuple[list[_Item], dict[str, str]]:
+    """Install the environment of every item (each environment once), then the tools.
+
+    Returns the items whose environment installed, and why each other one could not.
+    """
+    print(f"setting up in {cache} (log: {log})", file=sys.stderr, flush=True)
+    usable: list[_Item] = []
+    failures: dict[str, str] = {}
+    installed: dict[str, str | None] = {}
+    for item in items:
+        env = environment(item)
+        if env.name not in installed:
+            try:
+                env.ensure(cache, log=log, reinstall=reinstall, source=source)
+                installed[env.name] = None
+            except SetupError as exc:
+                installed[env.name] = str(exc)
+        if installed[env.name] is None:
+            usable.append(item)
+        else:
+            failures[item.name] = f"could not be installed: {installed[env.name]}"
+            print(f"  {item.name}: {failures[item.name]}", file=sys.stderr, flush=True)
+    TOOLS.ensure(cache, log=log, reinstall=reinstall)
+    return usable, failures
+
+
+def split_names(values: list[str] | None) -> list[str] | None:
+    """``--servers a,b c`` → ``[a, b, c]``; None when the option was not given."""
+    if values is None:
+        return None
+    return [name for value in values for name in value.split(",") if name]
 
 
 def _check_call(argv: list[str], log: Path) -> None:

@@ -18,8 +18,8 @@ from typing import IO, Any
 
 from .envs import BENCHMARKS
 from .loads import OVERRUN_SECONDS, LoadError, parse_wrk
-from .procs import pinned, rss_bytes
-from .runner import Context, RunningServer, ServerOutcome, StartFailed, say
+from .procs import StartFailed, pinned, rss_bytes
+from .runner import Context, RunningServer, ServerOutcome, say
 from .scenarios import MemoryScenario
 from .servers import Server
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import resource
 import signal
 import socket
@@ -17,7 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 # A server that ignores SIGTERM this long is killed; every peer here stops within a second.
 STOP_GRACE_SECONDS = 5.0
@@ -74,6 +75,97 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -
         except OSError:
             time.sleep(0.1)
     return False
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """This environment without the harness's own Python settings, plus ``extra``.
+
+    Output is unbuffered, so that a crash's traceback reaches the server's log.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env.pop("VIRTUAL_ENV", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+# Log lines worth a look after a run.
+_PROBLEM = re.compile(r"traceback|error|exception|critical|warning", re.IGNORECASE)
+
+
+class StartFailed(RuntimeError):
+    """A server did not start listening and answering; the message has its log's tail."""
+
+
+class LoggedServer:
+    """A server process started through :class:`Processes`, its output in its own log file.
+
+    The benchmark and the CRUD benchmark each say how to start and probe their servers;
+    this holds what is common: the command line written at the top of the log, the wait for
+    the port, stopping, and reading the log back for failures.
+    """
+
+    def __init__(self, processes: Processes, log_path: Path) -> None:
+        self.processes = processes
+        self.log_path = log_path
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def spawn(
+        self, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+    ) -> None:
+        """Start ``argv``, which listens on ``self.port``, and wait until it does."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            log.write(f"$ {' '.join(argv)}\n".encode())
+            log.flush()
+            self.process = self.processes.start(
+                argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        if not wait_for_port(self.port, self.process, timeout):
+            self.stop()
+            raise StartFailed(self.failure("did not start listening"))
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        code = self.processes.stop(self.process)
+        self.process = None
+        return code
+
+    def failure(self, what: str) -> str:
+        tail = self.log_tail(4)
+        return f"{what}; log: {' | '.join(tail)}" if tail else what
+
+    def log_tail(self, lines: int) -> list[str]:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        kept = [line.strip() for line in text.splitlines() if line.strip()]
+        return [line for line in kept if not line.startswith("$ ")][-lines:]
+
+    def log_problems(self) -> dict[str, Any]:
+        """How many log lines look like errors, and the first few distinct ones."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return {"count": 0, "examples": []}
+        problems = [
+            line.strip()
+            for line in text.splitlines()
+            if _PROBLEM.search(line) and not line.startswith("$ ")  # our own command lines
+        ]
+        examples = list(dict.fromkeys(problems))[:5]
+        return {"count": len(problems), "examples": examples, "log": str(self.log_path)}
 
 
 class Processes:

@@ -8,9 +8,6 @@ recorded. Every server is stopped when its scenario ends, also on Ctrl-C or an e
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +15,7 @@ from typing import Any
 
 from . import loads, probes
 from .envs import BENCHMARKS, TlsFiles
-from .procs import Cores, Processes, free_port, pinned, wait_for_port
+from .procs import Cores, LoggedServer, Processes, StartFailed, free_port, pinned, server_env
 from .scenarios import LoadScenario
 from .servers import Launch, Server
 
@@ -26,10 +23,8 @@ from .servers import Launch, Server
 # Gunicorn start a supervisor, then a worker).
 START_TIMEOUT = 30.0
 
+
 # Lines in a server's log that say something went wrong under load.
-_PROBLEM = re.compile(r"traceback|error|exception|critical|warning", re.IGNORECASE)
-
-
 @dataclass(frozen=True)
 class Context:
     """What every scenario run needs."""
@@ -46,26 +41,15 @@ class Context:
     quick: bool
 
 
-class StartFailed(RuntimeError):
-    """A server did not start listening and answering; the message has its log's tail."""
-
-
-class RunningServer:
+class RunningServer(LoggedServer):
     """One server process, pinned to the server core, with its log file."""
 
     def __init__(self, context: Context, server: Server, *, tls: bool, log_name: str) -> None:
+        super().__init__(context.processes, context.run_dir / "logs" / f"{log_name}.log")
         self.context = context
         self.server = server
         self.tls = tls
-        self.log_path = context.run_dir / "logs" / f"{log_name}.log"
-        self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
     def start(self) -> None:
         context = self.context
@@ -78,71 +62,19 @@ class RunningServer:
             scratch=scratch,
         )
         argv = pinned(context.cores.server, self.server.command(launch))
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            log.write(f"$ {' '.join(argv)}\n".encode())
-            log.flush()
-            self.process = context.processes.start(
-                argv, cwd=BENCHMARKS, env=_server_env(), stdout=log, stderr=subprocess.STDOUT
-            )
-        if not wait_for_port(self.port, self.process, START_TIMEOUT):
-            self.stop()
-            raise StartFailed(self._failure("did not start listening"))
+        self.spawn(argv, cwd=BENCHMARKS, env=server_env(), timeout=START_TIMEOUT)
         if self.server.http2_only:
             return  # listening is all that can be checked over HTTP/1.1
         try:
             probes.wait_until_serving(self.port, START_TIMEOUT, tls=self.tls)
         except probes.ProbeFailed as exc:
             self.stop()
-            raise StartFailed(self._failure(str(exc))) from None
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> int | None:
-        if self.process is None:
-            return None
-        code = self.context.processes.stop(self.process)
-        self.process = None
-        return code
+            raise StartFailed(self.failure(str(exc))) from None
 
     def restart(self) -> None:
         self.stop()
         self.restarts += 1
         self.start()
-
-    def _failure(self, what: str) -> str:
-        tail = self.log_tail(4)
-        return f"{what}; log: {' | '.join(tail)}" if tail else what
-
-    def log_tail(self, lines: int) -> list[str]:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return []
-        kept = [line.strip() for line in text.splitlines() if line.strip()]
-        return [line for line in kept if not line.startswith("$ ")][-lines:]
-
-    def log_problems(self) -> dict[str, Any]:
-        """How many log lines look like errors, and the first few distinct ones."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return {"count": 0, "examples": []}
-        problems = [
-            line.strip()
-            for line in text.splitlines()
-            if _PROBLEM.search(line) and not line.startswith("$ ")  # our own command lines
-        ]
-        examples = list(dict.fromkeys(problems))[:5]
-        return {"count": len(problems), "examples": examples, "log": str(self.log_path)}
-
-
-def _server_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
-    env.pop("VIRTUAL_ENV", None)
-    env["PYTHONUNBUFFERED"] = "1"  # so a crash's traceback reaches the log
-    return env
 
 
 # --- load scenarios -------------------------------------------------------------------------

@@ -1,13 +1,18 @@
-"""Shared test machinery: a live server in a thread, raw-socket clients, a response reader."""
+"""Shared test machinery: a live server in a thread, raw-socket clients, a response reader,
+and child processes whose output is collected line by line."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
+import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from hypercorn import testing
 from hypercorn.config import Config
@@ -171,3 +176,97 @@ def live_server(
 ) -> Iterator[LiveServer]:
     with LiveServer(app, config, loop=loop) as server:
         yield server
+
+
+class CollectedProcess:
+    """A child process whose stdout and stderr are read line by line in threads.
+
+    ``new_session`` starts it in a process group of its own (a supervisor and its workers).
+    """
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        pass_fds: Sequence[int] = (),
+        new_session: bool = False,
+    ) -> None:
+        self.command = list(command)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            pass_fds=pass_fds,
+            start_new_session=new_session,
+        )
+        self.pid = self.process.pid
+        self._lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._changed = threading.Condition()
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(name, stream), daemon=True)
+            for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr))
+        ]
+        for pump in self._pumps:
+            pump.start()
+
+    def _pump(self, name: str, stream: IO[str] | None) -> None:
+        assert stream is not None
+        for line in iter(stream.readline, ""):
+            with self._changed:
+                self._lines[name].append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def lines(self, stream: str = "stderr") -> list[str]:
+        with self._changed:
+            return list(self._lines[stream])
+
+    def wait_for_line(
+        self,
+        pattern: str | re.Pattern[str],
+        timeout: float = 10.0,
+        after: int = 0,
+        stream: str = "stderr",
+    ) -> re.Match[str]:
+        """The first line of ``stream`` from index ``after`` on matching ``pattern``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self._lines[stream][after:]:
+                    found = regex.search(line)
+                    if found is not None:
+                        return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not any(pump.is_alive() for pump in self._pumps):
+                    raise AssertionError(
+                        f"no {stream} line matching {regex.pattern!r} from"
+                        f" {' '.join(self.command)}; stderr so far:\n"
+                        + "\n".join(self._lines["stderr"])
+                    )
+                self._changed.wait(min(remaining, 0.1))
+
+    def send_signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 10.0) -> int:
+        """Wait for the process to exit and all its output to be read; the exit code."""
+        code = self.process.wait(timeout)
+        for pump in self._pumps:
+            pump.join(5)
+        return code
+
+    def _reap(self) -> None:
+        """After a kill: wait for the process, read the rest of its output, close the pipes."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(10)
+        for pump in self._pumps:
+            pump.join(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()

@@ -12,18 +12,16 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import pytest
 
-from ..helpers import Reader, Response, wait_for
+from ..helpers import CollectedProcess, Reader, Response, wait_for
 from .test_cli import RUNNING, hypercorn_env
 
 __all__ = [
@@ -84,7 +82,7 @@ async def app(scope, receive, send):
 SERVING = re.compile(r"Serving with (\d+) worker\(s\)")
 
 
-class SupervisedProcess:
+class SupervisedProcess(CollectedProcess):
     """A ``python -m hypercorn`` (or any command) in its own session, output collected."""
 
     def __init__(
@@ -94,64 +92,10 @@ class SupervisedProcess:
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
     ) -> None:
-        self.command = list(command)
         environment = hypercorn_env()
         environment.update(env or {})
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=cwd,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            pass_fds=pass_fds,
-            start_new_session=True,  # its own process group: the workers are in it too
-        )
-        self.pid = self.process.pid
-        self._lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self._changed = threading.Condition()
-        self._pumps = [
-            threading.Thread(target=self._pump, args=(name, stream), daemon=True)
-            for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr))
-        ]
-        for pump in self._pumps:
-            pump.start()
-
-    def _pump(self, name: str, stream: IO[str] | None) -> None:
-        assert stream is not None
-        for line in iter(stream.readline, ""):
-            with self._changed:
-                self._lines[name].append(line.rstrip("\n"))
-                self._changed.notify_all()
-
-    def lines(self, stream: str = "stderr") -> list[str]:
-        with self._changed:
-            return list(self._lines[stream])
-
-    def wait_for_line(
-        self,
-        pattern: str | re.Pattern[str],
-        timeout: float = 10.0,
-        after: int = 0,
-        stream: str = "stderr",
-    ) -> re.Match[str]:
-        """The first line from index ``after`` on matching ``pattern``, waiting for it."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for line in self._lines[stream][after:]:
-                    found = regex.search(line)
-                    if found is not None:
-                        return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not any(pump.is_alive() for pump in self._pumps):
-                    raise AssertionError(
-                        f"no line matching {regex.pattern!r} from {' '.join(self.command)};"
-                        " stderr so far:\n" + "\n".join(self._lines["stderr"])
-                    )
-                self._changed.wait(min(remaining, 0.1))
+        # Its own process group: the workers are in it too.
+        super().__init__(command, cwd=cwd, env=environment, pass_fds=pass_fds, new_session=True)
 
     def count(self, pattern: str) -> int:
         regex = re.compile(pattern)
@@ -168,26 +112,14 @@ class SupervisedProcess:
     def workers(self) -> set[int]:
         return children(self.pid)
 
-    def send_signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
     def wait(self, timeout: float = 15.0) -> int:
-        code = self.process.wait(timeout)
-        for pump in self._pumps:
-            pump.join(5)
-        return code
+        return super().wait(timeout)
 
     def kill_group(self) -> None:
         """SIGKILL the supervisor and every worker (its process group)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
-        for pump in self._pumps:
-            pump.join(5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        self._reap()
 
 
 def children(pid: int) -> set[int]:

@@ -14,18 +14,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from hypercorn.cli import parse
 
-from ..helpers import Reader, Response, wait_for
+from ..helpers import CollectedProcess, Reader, Response, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,62 +100,11 @@ def run_to_exit(*args: str, cwd: Path, timeout: float = 15.0) -> subprocess.Comp
     )
 
 
-class HypercornProcess:
+class HypercornProcess(CollectedProcess):
     """A running ``python -m hypercorn``; its output is collected line by line in threads."""
 
     def __init__(self, args: Sequence[str], cwd: Path, pass_fds: Sequence[int] = ()) -> None:
-        self.args = list(args)
-        self.process = subprocess.Popen(
-            hypercorn_command(args),
-            cwd=cwd,
-            env=hypercorn_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            pass_fds=pass_fds,
-        )
-        self.pid = self.process.pid
-        self._lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self._changed = threading.Condition()
-        self._pumps = [
-            threading.Thread(target=self._pump, args=(name, stream), daemon=True)
-            for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr))
-        ]
-        for pump in self._pumps:
-            pump.start()
-
-    def _pump(self, name: str, stream: IO[str] | None) -> None:
-        assert stream is not None
-        for line in iter(stream.readline, ""):
-            with self._changed:
-                self._lines[name].append(line.rstrip("\n"))
-                self._changed.notify_all()
-
-    def lines(self, stream: str = "stderr") -> list[str]:
-        with self._changed:
-            return list(self._lines[stream])
-
-    def wait_for_line(
-        self, pattern: str | re.Pattern[str], stream: str = "stderr", timeout: float = 10.0
-    ) -> re.Match[str]:
-        """The first line of ``stream`` matching ``pattern``, waiting for it to be written."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for line in self._lines[stream]:
-                    found = regex.search(line)
-                    if found is not None:
-                        return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not any(pump.is_alive() for pump in self._pumps):
-                    raise AssertionError(
-                        f"no {stream} line matching {regex.pattern!r} from hypercorn"
-                        f" {' '.join(self.args)}; stderr so far:\n"
-                        + "\n".join(self._lines["stderr"])
-                    )
-                self._changed.wait(min(remaining, 0.1))
+        super().__init__(hypercorn_command(args), cwd=cwd, env=hypercorn_env(), pass_fds=pass_fds)
 
     @property
     def urls(self) -> list[str]:
@@ -171,16 +117,6 @@ class HypercornProcess:
         assert found is not None, self.urls
         return int(found.group(1))
 
-    def send_signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def wait(self, timeout: float = 10.0) -> int:
-        """Wait for the process to exit and all its output to be read; the exit code."""
-        code = self.process.wait(timeout)
-        for pump in self._pumps:
-            pump.join(5)
-        return code
-
     def terminate(self, timeout: float = 10.0) -> int:
         """SIGTERM, then the exit code."""
         self.send_signal(signal.SIGTERM)
@@ -189,12 +125,7 @@ class HypercornProcess:
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-        self.process.wait(10)
-        for pump in self._pumps:
-            pump.join(5)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+        self._reap()
 
 
 Spawn = Callable[..., HypercornProcess]

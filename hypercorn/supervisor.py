@@ -625,6 +625,10 @@ class Supervisor:
         if not data:
             self._selector.unregister(worker.control)
             return
+        self._deliver(worker, data)
+
+    def _deliver(self, worker: WorkerProcess, data: bytes) -> None:
+        """Hand each complete line of what the worker sent to :meth:`_on_message`."""
         worker.buffer += data
         while b"\n" in worker.buffer:
             line, _, worker.buffer = worker.buffer.partition(b"\n")
@@ -661,10 +665,7 @@ class Supervisor:
             # A message sent just before exiting (``failed REASON``) may still be unread.
             with contextlib.suppress(OSError):
                 worker.control.setblocking(False)
-                worker.buffer += worker.control.recv(65536)
-                while b"\n" in worker.buffer:
-                    line, _, worker.buffer = worker.buffer.partition(b"\n")
-                    self._on_message(worker, line.decode(errors="replace"))
+                self._deliver(worker, worker.control.recv(65536))
             worker.control.close()
             if worker.state == "stopping":
                 # One stopped before it served (its start overtaken, or the first start

@@ -3,13 +3,14 @@ and child processes whose output is collected line by line."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -270,3 +271,17 @@ class CollectedProcess:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def call_app(app: Any, scope: dict[str, Any]) -> list[MutableMapping[str, Any]]:
+    """Run an ASGI app (or middleware) on ``scope`` with an empty request; what it sent."""
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent

@@ -13,7 +13,7 @@ import pytest
 from hypercorn.config import Config
 from hypercorn.middleware import DispatcherMiddleware
 
-from .helpers import LiveServer, request
+from .helpers import LiveServer, call_app, request
 
 Message = MutableMapping[str, Any]
 
@@ -34,22 +34,9 @@ def named(name: str) -> Any:
     return app
 
 
-def call(app: Any, scope: dict[str, Any]) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    return sent
-
-
 def route(app: Any, path: str, root_path: str = "", kind: str = "http") -> Any:
     scope = {"type": kind, "path": path, "root_path": root_path, "headers": []}
-    sent = call(app, scope)
+    sent = call_app(app, scope)
     if sent[0]["type"] == "http.response.start" and sent[0]["status"] == 404:
         return 404
     body = sent[-1].get("body") or sent[1].get("text")
@@ -105,9 +92,9 @@ def test_under_an_existing_root_path() -> None:
 
 def test_websockets_are_routed_and_refused_when_unmatched() -> None:
     assert route(DISPATCHER, "/api/ws", kind="websocket")["app"] == "api"
-    closed = call(DISPATCHER, {"type": "websocket", "path": "/nope", "root_path": ""})
+    closed = call_app(DISPATCHER, {"type": "websocket", "path": "/nope", "root_path": ""})
     assert closed == [{"type": "websocket.close", "code": 1000}]
-    denied = call(
+    denied = call_app(
         DISPATCHER,
         {
             "type": "websocket",

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
 
 from hypercorn.middleware import HTTPToHTTPSRedirectMiddleware
 
-Message = MutableMapping[str, Any]
+from .helpers import call_app
 
 
 async def app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"app"})
-
-
-def call(middleware: Any, scope: dict[str, Any]) -> list[Message]:
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(middleware(scope, receive, send))
-    return sent
 
 
 def http_scope(scheme: str = "http", host: bytes = b"example.com:8080", **extra: Any) -> Any:
@@ -76,22 +61,22 @@ def http_scope(scheme: str = "http", host: bytes = b"example.com:8080", **extra:
     ids=["default port", "other port", "fixed host", "ipv6", "no host header"],
 )
 def test_plain_http_is_redirected(middleware: Any, scope: Any, location: bytes) -> None:
-    start, body = call(middleware, scope)
+    start, body = call_app(middleware, scope)
     assert start["status"] == 308  # keeps the method and body, unlike 301
     assert (b"location", location) in start["headers"]
     assert body == {"type": "http.response.body", "body": b""}
 
 
 def test_https_reaches_the_app() -> None:
-    sent = call(HTTPToHTTPSRedirectMiddleware(app), http_scope("https"))
+    sent = call_app(HTTPToHTTPSRedirectMiddleware(app), http_scope("https"))
     assert sent[1]["body"] == b"app"
 
 
 def test_websocket_in_the_clear_is_refused_with_a_redirect_when_possible() -> None:
     scope = http_scope(extensions={"websocket.http.response": {}})
     scope.update(type="websocket", scheme="ws")
-    start, _ = call(HTTPToHTTPSRedirectMiddleware(app), scope)
+    start, _ = call_app(HTTPToHTTPSRedirectMiddleware(app), scope)
     assert start["type"] == "websocket.http.response.start"
     assert (b"location", b"https://example.com/a%20b?x=1") in start["headers"]
     scope["extensions"] = {}
-    assert call(HTTPToHTTPSRedirectMiddleware(app), scope) == [{"type": "websocket.close"}]
+    assert call_app(HTTPToHTTPSRedirectMiddleware(app), scope) == [{"type": "websocket.close"}]

@@ -285,3 +285,15 @@ def call_app(app: Any, scope: dict[str, Any]) -> list[MutableMapping[str, Any]]:
 
     asyncio.run(app(scope, receive, send))
     return sent
+
+
+def has_ipv6_loopback() -> bool:
+    """Whether this machine can listen on ``::1`` (containers often cannot)."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True

@@ -22,7 +22,7 @@ import pytest
 
 from hypercorn.cli import parse
 
-from ..helpers import CollectedProcess, Reader, Response, wait_for
+from ..helpers import CollectedProcess, Reader, Response, has_ipv6_loopback, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -391,18 +391,7 @@ def test_unix_socket_bind_never_deletes_a_regular_file(app_dir: Path) -> None:
     assert path.read_text() == "precious"
 
 
-def _has_ipv6_loopback() -> bool:
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
 def test_ipv6_bind(spawn: Spawn) -> None:
     process = spawn("app", "--bind", "[::1]:0")
     assert process.urls == [f"http://[::1]:{process.port}"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import Reader, wait_for
+from ..helpers import Reader, has_ipv6_loopback, wait_for
 from . import supervised
 from .supervised import (
     Load,
@@ -293,19 +293,10 @@ def test_reuse_port_gives_each_worker_its_own_socket(supervise: Supervise) -> No
     assert process.wait() == 0
 
 
-def _has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 def test_several_binds_under_workers(supervise: Supervise, tmp_path: Path) -> None:
     path = tmp_path / "h.sock"
     binds = ["-b", "127.0.0.1:0", "-b", f"unix:{path}"]
-    if _has_ipv6_loopback():
+    if has_ipv6_loopback():
         binds += ["-b", "[::1]:0"]
     process = supervise("app", "-w", "2", *binds, "--unix-socket-mode", "660", *FAST)
     workers = wait_for_workers(process, 2)
@@ -322,7 +313,7 @@ def test_several_binds_under_workers(supervise: Supervise, tmp_path: Path) -> No
         sock.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
         assert served_by(Reader(sock).response()) in workers
     assert served_by(fetch(process.port)) in workers
-    if _has_ipv6_loopback():
+    if has_ipv6_loopback():
         v6 = next(line for line in running if "[::1]" in line)
         v6_port = int(v6.split("]:")[1].split(" ")[0])
         assert served_by(fetch(v6_port, host="::1")) in workers
